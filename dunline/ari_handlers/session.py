@@ -1,0 +1,118 @@
+"""IVR sessions on ARI: Asterisk events -> engine events; engine commands -> ARI requests.
+
+One `IvrSession` per call, driven only from that channel's dispatcher lane, so its events are handled
+strictly in order. Timers are scheduled on the loop and come back through the same lane as
+synthetic `DunlineTimeout` events. Outcomes are written (through `on_record`) before the next command
+runs, so a flag such as `cease` is stored before the call ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dunline.ari_handlers.client import AriClient, AriError
+from dunline.ivr import engine
+from dunline.ivr.flow import Flow
+
+log = logging.getLogger("dunline.ivr")
+
+TIMEOUT_EVENT = "DunlineTimeout"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a session needs to know about its call (built by the dialer before dialling)."""
+
+    attempt_id: str
+    account_ref: str
+    media: Mapping[str, str]  # prompt id -> ARI media URI
+
+
+RecordHook = Callable[[CallContext, engine.Record], Awaitable[None]]
+
+
+class IvrSession:
+    def __init__(
+        self,
+        channel_id: str,
+        ctx: CallContext,
+        flow: Flow,
+        ari: AriClient,
+        feed: Callable[[dict[str, Any]], None],
+        on_record: RecordHook,
+        opts: engine.Options,
+    ) -> None:
+        self.channel_id = channel_id
+        self.ctx = ctx
+        self.flow = flow
+        self.ari = ari
+        self.feed = feed
+        self.on_record = on_record
+        self.opts = opts
+        self.state = engine.State()
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.done = asyncio.get_running_loop().create_future()
+
+    def translate(self, event: Mapping[str, Any]) -> engine.Event | None:
+        kind = event.get("type")
+        if kind == "StasisStart":
+            return engine.Start()
+        if kind == "PlaybackFinished":
+            pid = str(event.get("playback", {}).get("id", ""))
+            prefix = f"{self.channel_id}."
+            return engine.PlaybackDone(pid[len(prefix):]) if pid.startswith(prefix) else None
+        if kind == "ChannelDtmfReceived":
+            return engine.Digit(str(event.get("digit", "")))
+        if kind == TIMEOUT_EVENT:
+            return engine.Timeout(str(event.get("timer_id", "")))
+        if kind in ("StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"):
+            return engine.Hangup()
+        return None
+
+    async def handle(self, event: Mapping[str, Any]) -> None:
+        ev = self.translate(event)
+        if ev is None:
+            return
+        self.state, commands = engine.step(self.flow, self.state, ev, self.opts)
+        for cmd in commands:
+            await self._run(cmd)
+        if self.state.phase == "done":
+            self._finish()
+
+    async def _run(self, cmd: engine.Command) -> None:
+        try:
+            if isinstance(cmd, engine.Play):
+                media = [self.ctx.media[p] for p in cmd.prompts]
+                await self.ari.play(self.channel_id, media, playback_id=f"{self.channel_id}.{cmd.playback_id}")
+            elif isinstance(cmd, engine.StopPlayback):
+                await self.ari.stop_playback(f"{self.channel_id}.{cmd.playback_id}")
+            elif isinstance(cmd, engine.StartTimer):
+                self._start_timer(cmd.timer_id, cmd.seconds)
+                # keep RTP flowing while the debtor thinks: carriers drop calls on RTP timeout, and
+                # the far end measures silence only from frames it receives (a playback ends it)
+                await self.ari.request("POST", f"/channels/{self.channel_id}/silence")
+            elif isinstance(cmd, engine.Record):
+                await self.on_record(self.ctx, cmd)
+            elif isinstance(cmd, engine.Verified):
+                log.info("attempt %s: right party verified at %s", self.ctx.attempt_id, cmd.node)
+            elif isinstance(cmd, engine.HangupCall):
+                await self.ari.hangup(self.channel_id)
+        except AriError as exc:
+            # the channel may be gone already: the Hangup event that follows ends the session
+            log.warning("attempt %s: %s failed: %s", self.ctx.attempt_id, type(cmd).__name__, exc)
+
+    def _start_timer(self, timer_id: str, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        event = {"type": TIMEOUT_EVENT, "channel": {"id": self.channel_id}, "timer_id": timer_id}
+        self.timers[timer_id] = loop.call_later(seconds, self.feed, event)
+
+    def _finish(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        if not self.done.done():
+            self.done.set_result(self.state.outcome)

@@ -1,0 +1,180 @@
+"""The one settings schema of Dunline (pydantic, immutable).
+
+Every section has defaults that make `make demo` work on one machine; production overrides them in a
+YAML file and in `DUNLINE_*` environment variables (see `loader.py`). Secrets are `SecretStr`: never
+printed, never logged, and never stored in the repository (the loader generates local ones when none
+are configured).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("must start with a letter and hold only letters, digits, '-' or '_' (max 40)")
+    return value
+
+
+class DatabaseSettings(_Frozen):
+    url: SecretStr | None = Field(
+        default=None, description="external PostgreSQL DSN; unset = embedded server under var_dir/pg"
+    )
+    pool_max: int = Field(default=10, ge=1, le=200)
+
+
+class InstancePorts(_Frozen):
+    sip_port: int = Field(ge=1024, le=65535)
+    rtp_start: int = Field(ge=1024, le=65535)
+    rtp_end: int = Field(ge=1024, le=65535)
+    ami_port: int = Field(ge=1024, le=65535)
+    http_port: int = Field(ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> InstancePorts:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError("rtp_end must be above rtp_start")
+        return self
+
+
+class AmiSettings(_Frozen):
+    username: str = "dunline"
+    secret: SecretStr | None = None
+    action_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    ping_interval_s: float = Field(default=5.0, gt=0, le=300)
+
+    _v_user = field_validator("username")(_check_name)
+
+
+class AriSettings(_Frozen):
+    username: str = "dunline"
+    password: SecretStr | None = None
+    app: str = "dunline"
+    request_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    _v_user = field_validator("username", "app")(_check_name)
+
+
+class AsteriskSettings(_Frozen):
+    mode: Literal["auto", "system", "chroot"] = "auto"
+    cache_dir: Path | None = Field(default=None, description="where the sid chroot is cached")
+    pbx: InstancePorts = InstancePorts(
+        sip_port=5160, rtp_start=20000, rtp_end=20999, ami_port=5038, http_port=8088
+    )
+    carrier: InstancePorts = InstancePorts(
+        sip_port=5170, rtp_start=21000, rtp_end=21999, ami_port=5039, http_port=8089
+    )
+    ami: AmiSettings = AmiSettings()
+    ari: AriSettings = AriSettings()
+    start_timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> AsteriskSettings:
+        a, b = self.pbx, self.carrier
+        ports = [a.sip_port, a.ami_port, a.http_port, b.sip_port, b.ami_port, b.http_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("the PBX and carrier SIP, AMI and HTTP ports must all differ")
+        if a.rtp_start <= b.rtp_end and b.rtp_start <= a.rtp_end:
+            raise ValueError("the PBX and carrier RTP ranges overlap")
+        return self
+
+
+def _check_e164(value: str) -> str:
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not an E.164 number: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class TrunkSettings(_Frozen):
+    name: str = "carrier"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5170, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    username: str = "dunline"
+    password: SecretStr | None = None
+    from_user: str = "dunline"
+    registration: bool = True
+    codecs: tuple[Literal["ulaw", "alaw", "g722", "gsm"], ...] = ("ulaw", "alaw")
+    caller_id: str = "+14155550100"
+    max_channels: int = Field(default=30, ge=1, le=10000)
+    calls_per_second: float = Field(default=20.0, gt=0, le=1000)
+
+    _v_name = field_validator("name", "username", "from_user")(_check_name)
+    _v_cid = field_validator("caller_id")(_check_e164)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.:-]{1,253}$", value):
+            raise ValueError("must be a host name or IP address")
+        return value
+
+    @field_validator("codecs")
+    @classmethod
+    def _codecs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one codec")
+        return value
+
+
+class DialerSettings(_Frozen):
+    ring_timeout_s: int = Field(default=25, ge=15, le=120, description="minimum 15 s (dialer rules)")
+    default_region: str = "US"
+    max_concurrent_calls: int = Field(default=20, ge=1, le=5000)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region code {value!r}")
+        return value
+
+
+class IvrSettings(_Frozen):
+    company_name: str = "Dunline Recovery Services"
+    callback_number: str = "+14155550100"
+    digit_timeout_s: float = Field(default=6.0, gt=0, le=60)
+    max_retries: int = Field(default=2, ge=0, le=5)
+    voice: Literal["piper", "espeak"] = "piper"
+
+    _v_cb = field_validator("callback_number")(_check_e164)
+
+
+class Settings(_Frozen):
+    var_dir: Path = Path("var")
+    database: DatabaseSettings = DatabaseSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
+    trunks: tuple[TrunkSettings, ...] = (TrunkSettings(),)
+    dialer: DialerSettings = DialerSettings()
+    ivr: IvrSettings = IvrSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _trunks(self) -> Settings:
+        names = [t.name for t in self.trunks]
+        if not names:
+            raise ValueError("at least one trunk is required")
+        if len(set(names)) != len(names):
+            raise ValueError("trunk names must be unique")
+        return self
+
+    @property
+    def trunk(self) -> TrunkSettings:
+        """The first trunk: the one the dialer uses until trunk selection exists."""
+        return self.trunks[0]

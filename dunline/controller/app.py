@@ -1,0 +1,196 @@
+"""The composition root: the one place that builds concrete adapters and wires them together.
+
+`Runtime` opens, in order: the database (embedded PostgreSQL unless `DUNLINE_DATABASE_URL`), the
+migrations, AMI, the ARI client, the per-channel dispatcher and the ARI events websocket (one task in
+the runtime's TaskGroup); it closes them in reverse. `run_campaign` dials a list of accounts with a
+concurrency bound and a calls-per-second limit from the trunk's settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import yaml
+
+from dunline.ari_handlers.client import AriClient
+from dunline.ari_handlers.client import AriSettings as AriClientSettings
+from dunline.ari_handlers.dispatch import ChannelDispatcher
+from dunline.ari_handlers.events import AriEvents
+from dunline.ari_handlers.router import CallRouter
+from dunline.config.loader import cache_dir
+from dunline.config.schema import Settings
+from dunline.controller import asterisk
+from dunline.dialer.ami import Ami
+from dunline.dialer.ami import AmiSettings as AmiClientSettings
+from dunline.dialer.runner import AttemptSummary, Dialer, DialTarget
+from dunline.ivr import engine, prompts
+from dunline.ivr.flow import Flow, parse_flow
+from dunline.ivr.tts import Renderer
+from dunline.store import attempts as store
+from dunline.store.accounts import AccountView
+from dunline.store.db import connect_pool
+from dunline.store.embedded import start_embedded
+from dunline.store.migrate import migrate
+
+log = logging.getLogger("dunline.controller")
+
+
+def load_flow(name: str = "collect_dtmf") -> Flow:
+    text = resources.files("dunline.config").joinpath(f"defaults/flows/{name}.yaml").read_text("utf-8")
+    return parse_flow(yaml.safe_load(text), prompts.load_catalog("en").keys())
+
+
+async def open_database(settings: Settings) -> tuple[asyncpg.Pool, str]:
+    """A migrated pool: the external server when configured, else the embedded one."""
+    if settings.database.url is not None:
+        dsn = settings.database.url.get_secret_value()
+        where = "external"
+    else:
+        handle = await asyncio.to_thread(start_embedded, settings.var_dir / "pg")
+        dsn = handle.dsn
+        where = f"embedded ({handle.data_dir})"
+    pool = await connect_pool(dsn, max_size=settings.database.pool_max)
+    applied = await migrate(pool)
+    if applied:
+        log.info("database %s: applied migrations %s", where, applied)
+    return pool, where
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    ami: Ami
+    ari: AriClient
+    dispatcher: ChannelDispatcher
+    events: AriEvents
+    dialer: Dialer
+    router: CallRouter
+    pbx: asterisk.Instance
+    renderer: Renderer
+
+
+class Controller:
+    """async with Controller(settings) as rt: ... — everything opened is closed on exit."""
+
+    def __init__(self, settings: Settings, *, start_asterisk: bool = True) -> None:
+        self.settings = settings
+        self.start_asterisk = start_asterisk
+        self.stack = AsyncExitStack()
+        self.tasks: asyncio.TaskGroup | None = None
+        self.started: dict[str, float] = {}
+
+    async def __aenter__(self) -> Runtime:
+        s = self.settings
+        t0 = time.monotonic()
+        try:
+            renderer = Renderer(cache_dir() / "tts", voice=s.ivr.voice)
+            if self.start_asterisk:
+                pbx, _car, took = await asterisk.up(s, renderer=renderer)
+                self.started.update({f"asterisk_{k}": v for k, v in took.items()})
+            else:
+                binary = await asyncio.to_thread(asterisk.provision, s)
+                pbx = asterisk.instances(s, binary)[0]
+            pool, _where = await open_database(s)
+            self.stack.push_async_callback(pool.close)
+            self.started["database"] = time.monotonic() - t0
+            a = s.asterisk
+            ami = Ami(
+                AmiClientSettings(
+                    host="127.0.0.1", port=a.pbx.ami_port, username=a.ami.username,
+                    secret=a.ami.secret.get_secret_value() if a.ami.secret else "",
+                    action_timeout=a.ami.action_timeout_s, ping_interval=a.ami.ping_interval_s,
+                    events="call,user,system",
+                )
+            )
+            await ami.connect()
+            self.stack.push_async_callback(ami.close)
+            ari_settings = AriClientSettings(
+                base_url=f"http://127.0.0.1:{a.pbx.http_port}", username=a.ari.username,
+                password=a.ari.password.get_secret_value() if a.ari.password else "", app=a.ari.app,
+                request_timeout=a.ari.request_timeout_s,
+            )
+            ari = AriClient(ari_settings)
+            self.stack.push_async_callback(ari.close)
+            dialer = Dialer(pool, ami, s)
+            self.stack.callback(dialer.close)
+            flow = load_flow()
+            opts = engine.Options(digit_timeout_s=s.ivr.digit_timeout_s, max_retries=s.ivr.max_retries)
+            dispatcher_box: list[ChannelDispatcher] = []
+            router = CallRouter(ari, flow, opts, dialer, dialer.record, lambda ev: dispatcher_box[0].feed(ev))
+            dispatcher = ChannelDispatcher(router.handle)
+            dispatcher_box.append(dispatcher)
+            await dispatcher.start()
+            self.stack.push_async_callback(dispatcher.close)
+            events = AriEvents(ari_settings, ari, dispatcher.feed, on_resync=router.resync)
+            self.tasks = asyncio.TaskGroup()
+            await self.tasks.__aenter__()
+            self.stack.push_async_callback(self._close_tasks)
+            self.tasks.create_task(events.run(), name="ari-events")
+            self.stack.push_async_callback(events.close)
+            await events.wait_connected(10.0)
+            self.started["ready"] = time.monotonic() - t0
+            return Runtime(s, pool, ami, ari, dispatcher, events, dialer, router, pbx, renderer)
+        except BaseException:
+            await self.stack.aclose()
+            raise
+
+    async def _close_tasks(self) -> None:
+        if self.tasks is not None:
+            await self.tasks.__aexit__(None, None, None)
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stack.aclose()
+
+
+def account_values(acc: AccountView) -> dict[str, str]:
+    ref = str(acc.account_ref)
+    return {
+        "name": acc.full_name,
+        "amount": prompts.spoken_amount(acc.balance, acc.currency),
+        "days": str(acc.days_overdue),
+        "ref_last4": " ".join(ref[-4:]),
+    }
+
+
+async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[DialTarget]:
+    """Render each account's prompts before dialling (off the event loop)."""
+    targets = []
+    for acc in accounts:
+        media = await asyncio.to_thread(
+            prompts.render_account_prompts, rt.settings, rt.pbx, rt.renderer, account_values(acc)
+        )
+        targets.append(DialTarget(acc.account_id, acc.account_ref, acc.phone_id, acc.phone_e164, media))
+    return targets
+
+
+async def run_campaign(rt: Runtime, name: str, accounts: list[AccountView]) -> list[AttemptSummary]:
+    campaign_id = await store.create_campaign(rt.pool, name)
+    targets = await prepare_targets(rt, accounts)
+    trunk = rt.settings.trunk
+    limit = asyncio.Semaphore(min(trunk.max_channels, rt.settings.dialer.max_concurrent_calls))
+    gap = 1.0 / trunk.calls_per_second
+    results: dict[int, AttemptSummary] = {}
+
+    async def one(i: int, target: DialTarget) -> None:
+        async with limit:
+            results[i] = await rt.dialer.call(target, campaign_id)
+
+    async with asyncio.TaskGroup() as tg:
+        for i, target in enumerate(targets):
+            tg.create_task(one(i, target), name=f"attempt-{target.account_ref}")
+            await asyncio.sleep(gap)
+    await store.finish_campaign(rt.pool, campaign_id)
+    return [results[i] for i in range(len(targets))]
+
+
+def project_var(settings: Settings) -> Path:
+    return settings.var_dir

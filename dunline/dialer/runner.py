@@ -1,0 +1,239 @@
+"""Place one call attempt and follow it to a final state.
+
+The attempt id is also the channel's uniqueid (AMI `ChannelId`), so AMI events (Newstate, UserEvent
+DunlineAmd, Hangup) and ARI events (StasisStart) are correlated without guessing. Facts about an
+attempt arrive on two connections; each attempt has one queue and one coroutine that applies them
+in order through the lifecycle table. An Originate is never re-sent: if AMI drops while it is
+pending, the attempt is reconciled from the hangup event or marked failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from dunline.ari_handlers.session import CallContext
+from dunline.config.schema import Settings
+from dunline.dialer import lifecycle
+from dunline.dialer.ami import Ami, AmiError, OriginateResult
+from dunline.ivr import engine
+from dunline.store import attempts as store
+
+log = logging.getLogger("dunline.dialer")
+
+HANGUP_WAIT_S = 5.0
+MAX_CALL_S = 900.0
+IVR_FLUSH_S = 5.0
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    account_id: int
+    account_ref: str
+    phone_id: int
+    number: str
+    media: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str  # ringing | amd | stasis | hangup | ivr_done
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    attempt_id: str
+    account_ref: str
+    number: str
+    state: str
+    result: str
+    outcome: str | None
+    hangup_cause: int | None
+    amd_status: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _cause(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Dialer:
+    def __init__(
+        self, pool: asyncpg.Pool, ami: Ami, settings: Settings, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.pool = pool
+        self.ami = ami
+        self.settings = settings
+        self.clock = clock
+        self._queues: dict[str, asyncio.Queue[Fact]] = {}
+        self._contexts: dict[str, CallContext] = {}
+        self._outcomes: dict[str, str | None] = {}
+        self._unsubscribe = ami.subscribe("*", self._on_ami)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # ---- facts from AMI and ARI ---------------------------------------------------------------
+    def _push(self, attempt_id: str, kind: str, **data: Any) -> None:
+        queue = self._queues.get(attempt_id)
+        if queue is not None:
+            queue.put_nowait(Fact(kind, data))
+
+    def _on_ami(self, msg: dict[str, str]) -> None:
+        uid = msg.get("Uniqueid", "")
+        if uid not in self._queues:
+            return
+        event = msg.get("Event")
+        if event == "Newstate" and msg.get("ChannelStateDesc") == "Ringing":
+            self._push(uid, "ringing")
+        elif event == "UserEvent" and msg.get("UserEvent") == "DunlineAmd":
+            self._push(uid, "amd", status=msg.get("Status", ""), cause=msg.get("Cause", ""))
+        elif event == "Hangup":
+            self._push(uid, "hangup", cause=_cause(msg.get("Cause")), text=msg.get("Cause-txt", ""))
+
+    def context_for(self, attempt_id: str) -> CallContext | None:
+        return self._contexts.get(attempt_id)
+
+    def stasis_started(self, attempt_id: str) -> None:
+        self._push(attempt_id, "stasis")
+
+    def ivr_done(self, attempt_id: str, outcome: str | None) -> None:
+        self._outcomes[attempt_id] = outcome
+        self._push(attempt_id, "ivr_done", outcome=outcome)
+
+    async def record(self, ctx: CallContext, rec: engine.Record) -> None:
+        detail = {"node": rec.node, "verified": rec.verified}
+        await store.record_outcome(self.pool, uuid.UUID(ctx.attempt_id), rec.outcome, detail, rec.flag)
+        self._outcomes[ctx.attempt_id] = rec.outcome
+
+    # ---- one attempt ------------------------------------------------------------------------------
+    async def call(self, target: DialTarget, campaign_id: int | None) -> AttemptSummary:
+        attempt = await store.create_attempt(
+            self.pool, campaign_id=campaign_id, account_id=target.account_id, phone_id=target.phone_id,
+            number=target.number, at=self.clock(),
+        )
+        aid = str(attempt)
+        self._queues[aid] = asyncio.Queue()
+        self._contexts[aid] = CallContext(aid, target.account_ref, target.media)
+        try:
+            state = await self._follow(attempt, target)
+        finally:
+            self._queues.pop(aid, None)
+            self._contexts.pop(aid, None)
+        row = await self.pool.fetchrow(
+            "SELECT hangup_cause, amd_status FROM attempts WHERE id = $1", attempt
+        )
+        return AttemptSummary(
+            aid, target.account_ref, target.number, state, lifecycle.result(state),
+            self._outcomes.pop(aid, None), row["hangup_cause"], row["amd_status"],
+        )
+
+    async def _move(self, attempt: uuid.UUID, state: str, target: str, detail: Mapping[str, Any] | None = None,
+                    **fields: Any) -> str:
+        await store.transition(self.pool, attempt, target, self.clock(), detail, **fields)
+        log.info("attempt %s: %s -> %s", attempt, state, target)
+        return target
+
+    async def _follow(self, attempt: uuid.UUID, target: DialTarget) -> str:
+        aid = str(attempt)
+        queue = self._queues[aid]
+        trunk = self.settings.trunk
+        ring_ms = self.settings.dialer.ring_timeout_s * 1000
+        state = await self._move(attempt, "created", "dialing", {"trunk": trunk.name}, channel_id=aid)
+        result: OriginateResult | None = None
+        error = ""
+        try:
+            result = await self.ami.originate(
+                channel=f"PJSIP/{target.number}@{trunk.name}", context="dunline-outbound", exten="s",
+                channel_id=aid, caller_id=f"<{trunk.caller_id}>", timeout_ms=ring_ms,
+                variables={"DUNLINE_ATTEMPT": aid}, account=target.account_ref,
+            )
+        except AmiError as exc:  # lost connection or timeout: never re-sent; reconcile below
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("attempt %s: originate did not complete: %s", aid, error)
+        facts = _drain(queue)
+        if any(f.kind == "ringing" for f in facts) and state == "dialing":
+            state = await self._move(attempt, state, "ringing")
+        facts = [f for f in facts if f.kind != "ringing"]
+        reason = result.reason if result else None
+        if result is not None and result.result == "answered":
+            state = await self._move(attempt, state, "answered", {"reason": reason}, originate_reason=reason)
+            return await self._answered(attempt, state, facts, queue)
+        hang = next((f for f in facts if f.kind == "hangup"), None) or await _wait_kind(queue, "hangup", HANGUP_WAIT_S)
+        cause = hang.data.get("cause") if hang else None
+        final, _retry = lifecycle.unanswered_state(cause)
+        if reason == 3 and cause is None:
+            final = "no_answer"
+        detail = {"reason": reason, "cause": cause, "error": error or None}
+        return await self._move(
+            attempt, state, final, detail, originate_reason=reason, hangup_cause=cause,
+            hangup_cause_text=hang.data.get("text") if hang else None,
+        )
+
+    async def _answered(self, attempt: uuid.UUID, state: str, facts: list[Fact], queue: asyncio.Queue[Fact]) -> str:
+        aid = str(attempt)
+        backlog = list(facts)
+        ivr = False
+        async with asyncio.timeout(MAX_CALL_S):
+            while True:
+                fact = backlog.pop(0) if backlog else await queue.get()
+                if fact.kind == "amd" and state == "answered":
+                    status = str(fact.data.get("status"))
+                    fields = {"amd_status": status, "amd_cause": str(fact.data.get("cause"))}
+                    if status == "MACHINE":
+                        state = await self._move(attempt, state, "machine", fields, **fields)
+                    elif status in ("HUMAN", "NOTSURE"):
+                        state = await self._move(attempt, state, "human", fields, **fields)
+                    else:
+                        await store.set_fields(self.pool, attempt, **fields)
+                elif fact.kind == "stasis" and state in ("answered", "human"):
+                    if state == "answered":  # AMD event not seen (should not happen): treat as human
+                        state = await self._move(attempt, state, "human", {"amd": "missing"})
+                    state = await self._move(attempt, state, "in_ivr")
+                    ivr = True
+                elif fact.kind == "hangup":
+                    final = "voicemail" if state == "machine" else "completed"
+                    cause = fact.data.get("cause")
+                    state = await self._move(
+                        attempt, state, final, {"cause": cause}, hangup_cause=cause,
+                        hangup_cause_text=fact.data.get("text"),
+                    )
+                    break
+        if ivr and aid not in self._outcomes:
+            # the IVR session writes its outcome from the ARI side: give it a moment to land
+            with contextlib.suppress(TimeoutError):
+                await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
+        return state
+
+
+def _drain(queue: asyncio.Queue[Fact]) -> list[Fact]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+async def _wait_kind(queue: asyncio.Queue[Fact], kind: str, timeout: float) -> Fact | None:
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                fact = await queue.get()
+                if fact.kind == kind:
+                    return fact
+    except TimeoutError:
+        return None

@@ -1,0 +1,198 @@
+"""The IVR engine: a pure state machine `step(flow, state, event) -> (state, commands)`.
+
+The ARI session adapter turns Asterisk events into `Event`s and carries out the `Command`s (play,
+stop a playback, start a timer, record an outcome, hang up). No I/O here; timers are ids the adapter
+schedules. Digits pressed while a non-interruptible prompt plays are kept (type-ahead) and answer
+the next question; a digit during a question's prompt stops the prompt (barge-in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from dunline.ivr.flow import Edge, Flow, Node
+
+# ---- events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True)
+class PlaybackDone:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: str
+
+
+@dataclass(frozen=True)
+class Timeout:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Event = Start | PlaybackDone | Digit | Timeout | Hangup
+
+# ---- commands -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Play:
+    playback_id: str
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    timer_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Record:
+    """An outcome reached: store it (and its flag) before anything else happens."""
+
+    outcome: str
+    node: str
+    verified: bool
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    node: str
+
+
+@dataclass(frozen=True)
+class HangupCall:
+    pass
+
+
+Command = Play | StopPlayback | StartTimer | Record | Verified | HangupCall
+
+Phase = Literal["new", "playing", "waiting", "done"]
+
+
+@dataclass(frozen=True)
+class State:
+    node: str = ""
+    phase: Phase = "new"
+    verified: bool = False
+    retries: int = 0
+    seq: int = 0
+    playback: str | None = None
+    timer: str | None = None
+    typeahead: str = ""
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    digit_timeout_s: float = 6.0
+    max_retries: int = 2
+
+
+def _play(state: State, node: Node, prompts: tuple[str, ...]) -> tuple[State, list[Command]]:
+    seq = state.seq + 1
+    pid = f"pb{seq}"
+    return replace(state, node=node.id, phase="playing", seq=seq, playback=pid, timer=None), [Play(pid, prompts)]
+
+
+def _enter(flow: Flow, state: State, node_id: str, opts: Options) -> tuple[State, list[Command]]:
+    node = flow.node(node_id)
+    state = replace(state, retries=0)
+    if node.ask and state.typeahead:
+        digit, rest = state.typeahead[0], state.typeahead[1:]
+        return _answer(flow, replace(state, node=node.id, typeahead=rest), node, digit, opts)
+    return _play(state, node, node.prompts)
+
+
+def _follow(flow: Flow, state: State, node: Node, edge: Edge, opts: Options) -> tuple[State, list[Command]]:
+    cmds: list[Command] = []
+    if edge.verify and not state.verified:
+        state = replace(state, verified=True)
+        cmds.append(Verified(node.id))
+    if edge.outcome:
+        state = replace(state, outcome=edge.outcome)
+        cmds.append(Record(edge.outcome, node.id, state.verified, edge.flag))
+    state, more = _enter(flow, state, edge.next, opts)
+    return state, cmds + more
+
+
+def _answer(flow: Flow, state: State, node: Node, digit: str, opts: Options) -> tuple[State, list[Command]]:
+    assert node.digits is not None
+    edge = node.digits.get(digit)
+    if edge is not None:
+        return _follow(flow, state, node, edge, opts)
+    return _retry(flow, state, node, opts)
+
+
+def _retry(flow: Flow, state: State, node: Node, opts: Options) -> tuple[State, list[Command]]:
+    if state.retries >= opts.max_retries:
+        assert node.no_input is not None
+        return _follow(flow, replace(state, typeahead=""), node, node.no_input, opts)
+    retries = state.retries + 1
+    new, cmds = _play(replace(state, typeahead=""), node, node.reprompt or node.prompts)
+    return replace(new, retries=retries), cmds
+
+
+def _done(state: State) -> tuple[State, list[Command]]:
+    cmds: list[Command] = []
+    if state.playback:
+        cmds.append(StopPlayback(state.playback))
+    return replace(state, phase="done", playback=None, timer=None), cmds
+
+
+def step(flow: Flow, state: State, event: Event, opts: Options | None = None) -> tuple[State, list[Command]]:
+    """Advance the session by one event. Events that do not apply (a stale playback or timer id, a
+    second Start, anything after the end) change nothing."""
+    opts = opts or Options()
+    if state.phase == "done":
+        return state, []
+    if isinstance(event, Hangup):
+        return _done(state)
+    if isinstance(event, Start):
+        if state.phase != "new":
+            return state, []
+        return _enter(flow, state, flow.start, opts)
+    node = flow.node(state.node)
+    if isinstance(event, PlaybackDone):
+        if event.playback_id != state.playback or state.phase != "playing":
+            return state, []
+        state = replace(state, playback=None)
+        if node.ask:
+            seq = state.seq + 1
+            tid = f"t{seq}"
+            return replace(state, phase="waiting", seq=seq, timer=tid), [StartTimer(tid, opts.digit_timeout_s)]
+        if node.hangup:
+            return replace(state, phase="done"), [HangupCall()]
+        assert node.next is not None
+        return _enter(flow, state, node.next, opts)
+    if isinstance(event, Timeout):
+        if event.timer_id != state.timer or state.phase != "waiting":
+            return state, []
+        return _retry(flow, replace(state, timer=None), node, opts)
+    # a digit
+    if not node.ask:
+        return replace(state, typeahead=(state.typeahead + event.digit)[-8:]), []
+    cmds: list[Command] = []
+    if state.phase == "playing" and state.playback:
+        cmds.append(StopPlayback(state.playback))  # barge-in
+    state = replace(state, playback=None, timer=None)
+    state, more = _answer(flow, state, node, event.digit, opts)
+    return state, cmds + more

@@ -1,0 +1,153 @@
+"""IVR flow schema and load-time checks (pure).
+
+A flow is a graph of nodes. `play` nodes speak prompts and go on (`next`) or hang up; `ask` nodes
+speak prompts and wait for one DTMF digit. A flow is rejected when it loads if:
+- a node, `next` target or prompt id does not exist;
+- a node that discloses the debt (`discloses_debt: true`) can be reached on any path that has not
+  crossed a right-party verification edge (`verify: true`): the error names the node and the path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DIGITS = frozenset("0123456789*#")
+
+
+class FlowError(ValueError):
+    """A flow that must not run; the message names the node and the reason."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    next: str
+    outcome: str | None = None
+    verify: bool = False
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    prompts: tuple[str, ...]
+    ask: bool = False
+    reprompt: tuple[str, ...] = ()
+    digits: Mapping[str, Edge] | None = None
+    no_input: Edge | None = None
+    next: str | None = None
+    hangup: bool = False
+    discloses_debt: bool = False
+
+    def edges(self) -> Iterable[Edge]:
+        if self.digits:
+            yield from self.digits.values()
+        if self.no_input:
+            yield self.no_input
+        if self.next:
+            yield Edge(self.next)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    start: str
+    nodes: Mapping[str, Node]
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+
+def _edge(where: str, raw: Any) -> Edge:
+    if not isinstance(raw, Mapping) or "next" not in raw:
+        raise FlowError(f"{where}: an edge needs `next`")
+    unknown = set(raw) - {"next", "outcome", "verify", "flag"}
+    if unknown:
+        raise FlowError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    return Edge(str(raw["next"]), raw.get("outcome"), bool(raw.get("verify", False)), raw.get("flag"))
+
+
+def _node(node_id: str, raw: Any) -> Node:
+    where = f"node {node_id!r}"
+    if not isinstance(raw, Mapping):
+        raise FlowError(f"{where}: must be a mapping")
+    known = {"play", "ask", "reprompt", "digits", "no_input", "next", "hangup", "discloses_debt"}
+    unknown = set(raw) - known
+    if unknown:
+        raise FlowError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    if ("play" in raw) == ("ask" in raw):
+        raise FlowError(f"{where}: needs exactly one of `play` or `ask`")
+    is_ask = "ask" in raw
+    prompts = tuple(str(p) for p in (raw["ask"] if is_ask else raw["play"]))
+    if not prompts:
+        raise FlowError(f"{where}: no prompts")
+    digits: dict[str, Edge] | None = None
+    if is_ask:
+        raw_digits = raw.get("digits") or {}
+        if not raw_digits:
+            raise FlowError(f"{where}: an ask node needs `digits`")
+        digits = {}
+        for key, edge in raw_digits.items():
+            if str(key) not in DIGITS:
+                raise FlowError(f"{where}: {key!r} is not a DTMF digit")
+            digits[str(key)] = _edge(f"{where} digit {key}", edge)
+        if "no_input" not in raw:
+            raise FlowError(f"{where}: an ask node needs `no_input`")
+    elif not raw.get("next") and not raw.get("hangup"):
+        raise FlowError(f"{where}: a play node needs `next` or `hangup: true`")
+    return Node(
+        id=node_id,
+        prompts=prompts,
+        ask=is_ask,
+        reprompt=tuple(str(p) for p in raw.get("reprompt") or ()),
+        digits=digits,
+        no_input=_edge(f"{where} no_input", raw["no_input"]) if is_ask else None,
+        next=str(raw["next"]) if raw.get("next") else None,
+        hangup=bool(raw.get("hangup", False)),
+        discloses_debt=bool(raw.get("discloses_debt", False)),
+    )
+
+
+def check_right_party_first(flow: Flow) -> None:
+    """Walk every (node, verified) state from the start; a debt-disclosing node reached unverified
+    is an error naming the node and the path that reaches it."""
+    start = (flow.start, False)
+    seen = {start}
+    queue: deque[tuple[str, bool, tuple[str, ...]]] = deque([(flow.start, False, (flow.start,))])
+    while queue:
+        node_id, verified, path = queue.popleft()
+        node = flow.node(node_id)
+        if node.discloses_debt and not verified:
+            raise FlowError(
+                f"node {node_id!r} discloses debt details before right-party verification "
+                f"(path: {' -> '.join(path)})"
+            )
+        for edge in node.edges():
+            state = (edge.next, verified or edge.verify)
+            if state not in seen:
+                seen.add(state)
+                queue.append((edge.next, state[1], (*path, edge.next)))
+
+
+def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str]) -> Flow:
+    if not isinstance(raw, Mapping):
+        raise FlowError("a flow must be a mapping")
+    for key in ("id", "start", "nodes"):
+        if key not in raw:
+            raise FlowError(f"flow: missing `{key}`")
+    nodes = {str(k): _node(str(k), v) for k, v in raw["nodes"].items()}
+    flow = Flow(str(raw["id"]), str(raw["start"]), nodes)
+    if flow.start not in nodes:
+        raise FlowError(f"flow {flow.id!r}: start node {flow.start!r} does not exist")
+    known = set(prompt_ids)
+    for node in nodes.values():
+        for edge in node.edges():
+            if edge.next not in nodes:
+                raise FlowError(f"node {node.id!r}: goes to unknown node {edge.next!r}")
+        for p in (*node.prompts, *node.reprompt):
+            if p not in known:
+                raise FlowError(f"node {node.id!r}: unknown prompt {p!r}")
+    check_right_party_first(flow)
+    return flow

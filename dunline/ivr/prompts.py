@@ -1,0 +1,117 @@
+"""The prompt catalog: ids -> text (per language), filled per account, rendered to audio files.
+
+Static prompts are rendered once into the PBX's sounds directory at `asterisk up`; account prompts
+(the debtor's name, balance) are rendered before the account is dialled, so no call waits for TTS.
+Asterisk plays them by absolute path (`sound:/dir/name`, no extension).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from dunline.config.schema import Settings
+    from dunline.controller.asterisk import Instance
+    from dunline.ivr.tts import Renderer
+
+ACCOUNT_FIELDS = frozenset({"name", "amount", "days", "ref_last4"})
+GLOBAL_FIELDS = frozenset({"company", "callback"})
+
+
+class PromptError(ValueError):
+    """A prompt that cannot be used: unknown id, unknown placeholder, or empty text."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    per_account: bool
+
+
+def load_catalog(lang: str = "en") -> dict[str, Prompt]:
+    text = resources.files("dunline.config").joinpath(f"defaults/prompts.{lang}.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text) or {}
+    return parse_catalog(raw)
+
+
+def parse_catalog(raw: Mapping[str, Any]) -> dict[str, Prompt]:
+    out = {}
+    for pid, spec in raw.items():
+        if not isinstance(spec, Mapping) or not str(spec.get("text", "")).strip():
+            raise PromptError(f"prompt {pid!r}: needs a non-empty `text`")
+        per_account = spec.get("scope") == "account"
+        fields = {f for _, f, _, _ in string.Formatter().parse(spec["text"]) if f}
+        allowed = GLOBAL_FIELDS | (ACCOUNT_FIELDS if per_account else frozenset())
+        if fields - allowed:
+            raise PromptError(f"prompt {pid!r}: unknown placeholder(s) {sorted(fields - allowed)}")
+        out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account)
+    return out
+
+
+def spoken_digits(e164: str) -> str:
+    """'+14155550100' -> '4 1 5, 5 5 5, 0 1 0 0' (national digits, grouped, for TTS)."""
+    import phonenumbers
+
+    num = phonenumbers.parse(e164, None)
+    national = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
+    groups = [g for g in "".join(c if c.isdigit() else " " for c in national).split() if g]
+    return ", ".join(" ".join(g) for g in groups)
+
+
+def spoken_amount(amount: Decimal, currency: str = "USD") -> str:
+    units = {"USD": ("dollars", "cents"), "GBP": ("pounds", "pence"), "CNY": ("yuan", "fen")}
+    major, minor = units.get(currency, (currency, "cents"))
+    q = amount.quantize(Decimal("0.01"))
+    whole, cents = int(q), int((q - int(q)) * 100)
+    text = f"{whole} {major}"
+    return f"{text} and {cents} {minor}" if cents else text
+
+
+def fill(prompt: Prompt, values: Mapping[str, str]) -> str:
+    try:
+        return prompt.text.format_map(dict(values))
+    except KeyError as exc:
+        raise PromptError(f"prompt {prompt.id!r}: no value for {exc}") from None
+
+
+def global_values(settings: Settings) -> dict[str, str]:
+    return {"company": settings.ivr.company_name, "callback": spoken_digits(settings.ivr.callback_number)}
+
+
+def render_static_prompts(settings: Settings, pbx: Instance, renderer: Renderer) -> None:
+    from dunline.controller.asterisk import render_audio
+
+    values = global_values(settings)
+    items = {p.id: ("en", fill(p, values)) for p in load_catalog("en").values() if not p.per_account}
+    render_audio(pbx, renderer, items)
+
+
+def render_account_prompts(
+    settings: Settings, pbx: Instance, renderer: Renderer, account_values: Mapping[str, str]
+) -> dict[str, str]:
+    """Render this account's prompts; returns {prompt id: media uri} for every prompt of the catalog."""
+    import shutil
+
+    values = {**global_values(settings), **account_values}
+    sounds = pbx.inner + "/sounds"
+    media = {}
+    for p in load_catalog("en").values():
+        if not p.per_account:
+            media[p.id] = f"sound:{sounds}/{p.id}"
+            continue
+        src = renderer.render(fill(p, values), "en")
+        target = pbx.host / "sounds" / "acct" / src.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target.with_suffix(".tmp"))
+            target.with_suffix(".tmp").replace(target)
+        media[p.id] = f"sound:{sounds}/acct/{target.stem}"
+    return media
