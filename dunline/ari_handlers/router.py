@@ -27,7 +27,7 @@ class CallRegistry(Protocol):
 
     def stasis_started(self, attempt_id: str) -> None: ...
 
-    def ivr_done(self, attempt_id: str, outcome: str | None) -> None: ...
+    def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None: ...
 
 
 class CallRouter:
@@ -50,9 +50,8 @@ class CallRouter:
 
     async def handle(self, lane: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "StasisStart" and lane not in self.sessions:
-            if not await self._open(lane, event):
-                return
+        if kind == "StasisStart" and lane not in self.sessions and not await self._open(lane, event):
+            return
         session = self.sessions.get(lane)
         if session is None:
             return
@@ -65,7 +64,9 @@ class CallRouter:
         attempt_id = str(args[0]) if args else ""
         ctx = self.registry.context_for(attempt_id) if attempt_id else None
         if ctx is None or channel_id != attempt_id:
-            log.warning("channel %s entered Stasis for unknown attempt %r: hanging up", channel_id, attempt_id)
+            log.warning(
+                "channel %s entered Stasis for unknown attempt %r: hanging up", channel_id, attempt_id
+            )
             try:
                 await self.ari.hangup(channel_id)
             except AriError as exc:
@@ -82,7 +83,9 @@ class CallRouter:
             return
         if not session.done.done():
             session.done.set_result(session.state.outcome)
-        self.registry.ivr_done(session.ctx.attempt_id, session.state.outcome)
+        self.registry.ivr_done(
+            session.ctx.attempt_id, session.state.outcome, list(session.played), session.state.verified
+        )
 
     async def resync(self, channels: list[dict[str, Any]], bridges: list[dict[str, Any]]) -> None:
         alive = {str(c.get("id")) for c in channels}

@@ -55,6 +55,7 @@ class IvrSession:
         self.opts = opts
         self.state = engine.State()
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.played: list[str] = []  # every prompt id started, in order: the call's audit of what was said
         self.done = asyncio.get_running_loop().create_future()
 
     def translate(self, event: Mapping[str, Any]) -> engine.Event | None:
@@ -64,7 +65,7 @@ class IvrSession:
         if kind == "PlaybackFinished":
             pid = str(event.get("playback", {}).get("id", ""))
             prefix = f"{self.channel_id}."
-            return engine.PlaybackDone(pid[len(prefix):]) if pid.startswith(prefix) else None
+            return engine.PlaybackDone(pid[len(prefix) :]) if pid.startswith(prefix) else None
         if kind == "ChannelDtmfReceived":
             return engine.Digit(str(event.get("digit", "")))
         if kind == TIMEOUT_EVENT:
@@ -87,7 +88,10 @@ class IvrSession:
         try:
             if isinstance(cmd, engine.Play):
                 media = [self.ctx.media[p] for p in cmd.prompts]
-                await self.ari.play(self.channel_id, media, playback_id=f"{self.channel_id}.{cmd.playback_id}")
+                self.played.extend(cmd.prompts)
+                await self.ari.play(
+                    self.channel_id, media, playback_id=f"{self.channel_id}.{cmd.playback_id}"
+                )
             elif isinstance(cmd, engine.StopPlayback):
                 await self.ari.stop_playback(f"{self.channel_id}.{cmd.playback_id}")
             elif isinstance(cmd, engine.StartTimer):

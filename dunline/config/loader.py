@@ -69,11 +69,27 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            out[key] = _merge(current, value)
+        elif isinstance(value, Mapping) and isinstance(current, list) and _indexes(value, len(current)):
+            # `DUNLINE_TRUNKS__0__PASSWORD`: the environment addresses list items by index
+            items = list(current)
+            for index, item in value.items():
+                i = int(index)
+                items[i] = (
+                    _merge(items[i], item)
+                    if isinstance(item, Mapping) and isinstance(items[i], dict)
+                    else item
+                )
+            out[key] = items
         else:
             out[key] = value
     return out
+
+
+def _indexes(over: Mapping[str, Any], length: int) -> bool:
+    return bool(over) and all(str(k).isdigit() and int(k) < length for k in over)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -114,16 +130,24 @@ def check_file(path: Path) -> Settings:
     return validate(_merge(_defaults(), _read_yaml(path)), str(path))
 
 
+_SECRET_KEYS = ("ami_secret", "ari_password", "trunk_password")
+
+
 def _secrets(var_dir: Path) -> dict[str, str]:
     path = var_dir / "secrets.yaml"
+    kept: dict[str, str] = {}
     if path.exists():
         data = yaml.safe_load(path.read_text("utf-8")) or {}
-        if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
-            return data
-    data = {k: secrets.token_urlsafe(18) for k in ("ami_secret", "ari_password", "trunk_password")}
+        if isinstance(data, dict):
+            kept = {k: v for k, v in data.items() if k in _SECRET_KEYS and isinstance(v, str) and v}
+        if len(kept) == len(_SECRET_KEYS):
+            return kept
+    # generate what is missing, keep what an earlier run generated
+    data = {k: kept.get(k) or secrets.token_urlsafe(18) for k in _SECRET_KEYS}
     var_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a stale .tmp keeps its old mode through O_CREAT
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         yaml.safe_dump(data, fh)
     tmp.replace(path)
@@ -131,16 +155,24 @@ def _secrets(var_dir: Path) -> dict[str, str]:
 
 
 def _fill_secrets(data: dict[str, Any], var_dir: Path) -> dict[str, Any]:
+    """Fill unset (absent, null or empty) secrets from the generated file. Sections of the wrong
+    shape are left alone: validation reports them with their path."""
     ast = data.setdefault("asterisk", {})
+    if not isinstance(ast, dict):
+        return data
     ami = ast.setdefault("ami", {})
     ari = ast.setdefault("ari", {})
     trunks = data.get("trunks") or [{}]
+    if not isinstance(ami, dict) or not isinstance(ari, dict) or not isinstance(trunks, list):
+        return data
+    if not all(isinstance(t, dict) for t in trunks):
+        return data
     missing = not ami.get("secret") or not ari.get("password") or any(not t.get("password") for t in trunks)
     if not missing:
         return data
     gen = _secrets(var_dir)
-    ami.setdefault("secret", gen["ami_secret"])
-    ari.setdefault("password", gen["ari_password"])
+    ami["secret"] = ami.get("secret") or gen["ami_secret"]
+    ari["password"] = ari.get("password") or gen["ari_password"]
     data["trunks"] = [{**t, "password": t.get("password") or gen["trunk_password"]} for t in trunks]
     return data
 

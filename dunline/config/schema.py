@@ -165,14 +165,16 @@ class Settings(_Frozen):
     ivr: IvrSettings = IvrSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @model_validator(mode="after")
-    def _trunks(self) -> Settings:
-        names = [t.name for t in self.trunks]
+    @field_validator("trunks")
+    @classmethod
+    def _trunks(cls, value: tuple[TrunkSettings, ...]) -> tuple[TrunkSettings, ...]:
+        # a field validator (not a model one) so the error's path is `trunks`, not the top level
+        names = [t.name for t in value]
         if not names:
             raise ValueError("at least one trunk is required")
         if len(set(names)) != len(names):
             raise ValueError("trunk names must be unique")
-        return self
+        return value
 
     @property
     def trunk(self) -> TrunkSettings:

@@ -105,17 +105,22 @@ class Controller:
             a = s.asterisk
             ami = Ami(
                 AmiClientSettings(
-                    host="127.0.0.1", port=a.pbx.ami_port, username=a.ami.username,
+                    host="127.0.0.1",
+                    port=a.pbx.ami_port,
+                    username=a.ami.username,
                     secret=a.ami.secret.get_secret_value() if a.ami.secret else "",
-                    action_timeout=a.ami.action_timeout_s, ping_interval=a.ami.ping_interval_s,
+                    action_timeout=a.ami.action_timeout_s,
+                    ping_interval=a.ami.ping_interval_s,
                     events="call,user,system",
                 )
             )
             await ami.connect()
             self.stack.push_async_callback(ami.close)
             ari_settings = AriClientSettings(
-                base_url=f"http://127.0.0.1:{a.pbx.http_port}", username=a.ari.username,
-                password=a.ari.password.get_secret_value() if a.ari.password else "", app=a.ari.app,
+                base_url=f"http://127.0.0.1:{a.pbx.http_port}",
+                username=a.ari.username,
+                password=a.ari.password.get_secret_value() if a.ari.password else "",
+                app=a.ari.app,
                 request_timeout=a.ari.request_timeout_s,
             )
             ari = AriClient(ari_settings)
@@ -168,6 +173,8 @@ async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[Dial
         media = await asyncio.to_thread(
             prompts.render_account_prompts, rt.settings, rt.pbx, rt.renderer, account_values(acc)
         )
+        if acc.phone_id is None or acc.phone_e164 is None:
+            continue  # nothing to dial
         targets.append(DialTarget(acc.account_id, acc.account_ref, acc.phone_id, acc.phone_e164, media))
     return targets
 

@@ -35,11 +35,27 @@ log = logging.getLogger("dunline.asterisk")
 CONF_DIR = REPO_ROOT / "asterisk-conf"
 CARRIER_DIR = REPO_ROOT / "tests" / "fixtures" / "carrier"
 PROVISION = REPO_ROOT / "scripts" / "provision-asterisk.sh"
-_MODDIRS = ("/usr/lib/x86_64-linux-gnu/asterisk/modules", "/usr/lib/aarch64-linux-gnu/asterisk/modules",
-            "/usr/lib/asterisk/modules")
+_MODDIRS = (
+    "/usr/lib/x86_64-linux-gnu/asterisk/modules",
+    "/usr/lib/aarch64-linux-gnu/asterisk/modules",
+    "/usr/lib/asterisk/modules",
+)
 
 
-COMMON_FILES = ("asterisk", "logger", "rtp", "indications", "cdr", "cel", "features", "acl", "udptl", "ccss", "pjproject", "websocket_client")
+COMMON_FILES = (
+    "asterisk",
+    "logger",
+    "rtp",
+    "indications",
+    "cdr",
+    "cel",
+    "features",
+    "acl",
+    "udptl",
+    "ccss",
+    "pjproject",
+    "websocket_client",
+)
 
 
 class AsteriskError(RuntimeError):
@@ -115,12 +131,13 @@ def provision(settings: Settings) -> Binary:
 
 
 def instances(settings: Settings, binary: Binary) -> tuple[Instance, Instance]:
-    if binary.root:
-        base = "/srv/dunline"
-    else:
-        base = str(settings.var_dir / "asterisk")
+    base = "/srv/dunline" if binary.root else str(settings.var_dir / "asterisk")
     a = settings.asterisk
-    return (Instance("pbx", f"{base}/pbx", binary, a.pbx), Instance("carrier", f"{base}/carrier", binary, a.carrier))
+    # the SIP port names the directory: stacks on other ports (tests) never share files or pid files
+    return (
+        Instance("pbx", f"{base}/pbx-{a.pbx.sip_port}", binary, a.pbx),
+        Instance("carrier", f"{base}/carrier-{a.carrier.sip_port}", binary, a.carrier),
+    )
 
 
 def _env() -> jinja2.Environment:
@@ -165,7 +182,10 @@ def render_pbx(settings: Settings, inst: Instance) -> None:
     ]
     ctx = {
         "ports": inst.ports,
-        "ami": {"username": a.ami.username, "secret": a.ami.secret.get_secret_value() if a.ami.secret else ""},
+        "ami": {
+            "username": a.ami.username,
+            "secret": a.ami.secret.get_secret_value() if a.ami.secret else "",
+        },
         "ari": {
             "username": a.ari.username,
             "password": a.ari.password.get_secret_value() if a.ari.password else "",
@@ -186,7 +206,10 @@ def render_carrier(settings: Settings, inst: Instance) -> None:
     trunk = settings.trunk
     ctx = {
         "ports": inst.ports,
-        "trunk": {"username": trunk.username, "password": trunk.password.get_secret_value() if trunk.password else ""},
+        "trunk": {
+            "username": trunk.username,
+            "password": trunk.password.get_secret_value() if trunk.password else "",
+        },
         "dialplan": carrier.render_dialplan(table, inst.d("sounds")),
     }
     files = _common(env, inst)
@@ -307,9 +330,12 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
     async def ami_login() -> bool:
         ami = Ami(
             AmiSettings(
-                host="127.0.0.1", port=a.pbx.ami_port, username=a.ami.username,
+                host="127.0.0.1",
+                port=a.pbx.ami_port,
+                username=a.ami.username,
                 secret=a.ami.secret.get_secret_value() if a.ami.secret else "",
-                connect_timeout=5.0, reconnect=False,
+                connect_timeout=5.0,
+                reconnect=False,
             )
         )
         try:
@@ -324,9 +350,12 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
 
     async def ari_ws() -> bool:
         pw = a.ari.password.get_secret_value() if a.ari.password else ""
-        auth = aiohttp.BasicAuth(a.ari.username, pw)
+        headers = {"Authorization": aiohttp.encode_basic_auth(a.ari.username, pw)}
         url = f"http://127.0.0.1:{a.pbx.http_port}/ari/events?app=dunline-probe"
-        async with aiohttp.ClientSession(auth=auth) as s, s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2)):
+        async with (
+            aiohttp.ClientSession(headers=headers) as s,
+            s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2)),
+        ):
             return True
 
     await _until("the ARI websocket", ari_ws, deadline)
@@ -335,14 +364,18 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
     async def registered() -> bool:
         out = await asyncio.to_thread(pbx.rx, "pjsip show registrations", 5.0)
         names = [t.name for t in settings.trunks if t.registration]
-        return all(any(f"{n}-reg/" in line and "Registered" in line for line in out.splitlines()) for n in names)
+        return all(
+            any(f"{n}-reg/" in line and "Registered" in line for line in out.splitlines()) for n in names
+        )
 
     await _until("trunk registration", registered, deadline, interval=0.5)
     took["registration"] = time.monotonic() - t0
     return took
 
 
-async def up(settings: Settings, *, renderer: Renderer | None = None) -> tuple[Instance, Instance, dict[str, float]]:
+async def up(
+    settings: Settings, *, renderer: Renderer | None = None
+) -> tuple[Instance, Instance, dict[str, float]]:
     binary = await asyncio.to_thread(provision, settings)
     pbx, car = instances(settings, binary)
     if running_pid(pbx) is None:

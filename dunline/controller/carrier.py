@@ -37,13 +37,15 @@ class Scenario:
 
 
 def parse_scenario(where: str, raw: Mapping[str, Any]) -> Scenario:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{where}: a scenario must be a mapping with `kind`, not {raw!r}")
     kind = raw.get("kind")
     if kind not in KINDS:
         raise ScenarioError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     unknown = set(raw) - {"kind", "greeting", "digits", "say", "hold_s"}
     if unknown:
         raise ScenarioError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    greeting = raw.get("greeting")
+    greeting = str(raw["greeting"]) if raw.get("greeting") is not None else None
     digits = tuple(str(d) for d in raw.get("digits") or ())
     say = tuple(str(s) for s in raw.get("say") or ())
     for d in digits:
@@ -54,7 +56,10 @@ def parse_scenario(where: str, raw: Mapping[str, Any]) -> Scenario:
             raise ScenarioError(f"{where}: sound name {s!r} must be lower-case letters, digits, '_'")
     if kind in ("human_dtmf", "human_speech", "human_hangup", "voicemail") and not greeting:
         raise ScenarioError(f"{where}: a {kind} scenario needs a greeting")
-    hold = float(raw.get("hold_s", 30.0))
+    try:
+        hold = float(raw.get("hold_s", 30.0))
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{where}: hold_s must be a number of seconds") from None
     if not 0 < hold <= 600:
         raise ScenarioError(f"{where}: hold_s must be in (0, 600]")
     used = tuple(dict.fromkeys([*([greeting] if greeting else []), *say]))

@@ -95,7 +95,11 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(_import(settings, Path(args.file), args.upsert, not args.json))
     except PortfolioInvalid as exc:
-        doc = {"ok": False, "imported": 0, "errors": [e.__dict__ if hasattr(e, "__dict__") else str(e) for e in exc.errors]}
+        doc = {
+            "ok": False,
+            "imported": 0,
+            "errors": [e.__dict__ if hasattr(e, "__dict__") else str(e) for e in exc.errors],
+        }
         _print(args, doc, f"{args.file}: nothing imported\n{format_errors(exc.errors)}")
         return EXIT_INPUT
     except StoreError as exc:
@@ -113,7 +117,12 @@ def cmd_asterisk(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.action == "up":
         pbx, car, took = asyncio.run(asterisk.up(settings))
-        doc = {"pbx": str(pbx.host), "carrier": str(car.host), "ready_after_s": took, **asterisk.status(settings)}
+        doc = {
+            "pbx": str(pbx.host),
+            "carrier": str(car.host),
+            "ready_after_s": took,
+            **asterisk.status(settings),
+        }
         _print(args, doc, f"asterisk up: PBX and carrier simulator ready in {max(took.values()):.1f} s")
     elif args.action == "down":
         doc = asterisk.down(settings)
@@ -121,7 +130,8 @@ def cmd_asterisk(args: argparse.Namespace) -> int:
     else:
         doc = asterisk.status(settings)
         lines = [f"asterisk: {doc['binary']}"] + [
-            f"  {n}: {'running pid ' + str(doc[n]['pid']) if doc[n]['running'] else 'stopped'}" for n in ("pbx", "carrier")
+            f"  {n}: {'running pid ' + str(doc[n]['pid']) if doc[n]['running'] else 'stopped'}"
+            for n in ("pbx", "carrier")
         ]
         _print(args, doc, "\n".join(lines))
     return EXIT_OK

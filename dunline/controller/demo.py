@@ -20,7 +20,14 @@ from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import _running_info, stop_embedded
 
-DEMO_NUMBERS = ("+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105", "+14155550106")
+DEMO_NUMBERS = (
+    "+14155550101",
+    "+14155550102",
+    "+14155550103",
+    "+14155550104",
+    "+14155550105",
+    "+14155550106",
+)
 
 
 def sample_portfolio() -> Path:
@@ -37,7 +44,9 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
     pg_before = _running_info(settings.var_dir / "pg") is not None
     try:
         async with Controller(settings) as rt:
-            await import_file(rt.pool, sample_portfolio(), default_region=settings.dialer.default_region, upsert=True)
+            await import_file(
+                rt.pool, sample_portfolio(), default_region=settings.dialer.default_region, upsert=True
+            )
             accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in DEMO_NUMBERS]
             accounts.sort(key=lambda a: DEMO_NUMBERS.index(a.phone_e164 or ""))
             results = await run_campaign(rt, "demo", accounts)
@@ -45,7 +54,13 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
         if not keep:
             await asyncio.to_thread(_stop_started, settings, before, pg_before)
     calls = [
-        {"account": r.account_ref, "number": r.number, "result": r.result, "outcome": r.outcome, "attempt_id": r.attempt_id}
+        {
+            "account": r.account_ref,
+            "number": r.number,
+            "result": r.result,
+            "outcome": r.outcome,
+            "attempt_id": r.attempt_id,
+        }
         for r in results
     ]
     return {"calls": calls, "duration_s": round(time.monotonic() - t0, 2)}
@@ -70,7 +85,9 @@ def render_table(doc: dict[str, Any]) -> str:
     for col in ("account", "number", "result", "outcome", "attempt"):
         table.add_column(col)
     for c in doc["calls"]:
-        table.add_row(c["account"], mask_number(c["number"]), c["result"], c["outcome"] or "-", c["attempt_id"][:8])
+        table.add_row(
+            c["account"], mask_number(c["number"]), c["result"], c["outcome"] or "-", c["attempt_id"][:8]
+        )
     buf = StringIO()
     Console(file=buf, width=100, force_terminal=False).print(table)
     return buf.getvalue().rstrip()

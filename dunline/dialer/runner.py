@@ -10,7 +10,6 @@ pending, the attempt is reconciled from the hangup event or marked failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -112,9 +111,9 @@ class Dialer:
     def stasis_started(self, attempt_id: str) -> None:
         self._push(attempt_id, "stasis")
 
-    def ivr_done(self, attempt_id: str, outcome: str | None) -> None:
+    def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None:
         self._outcomes[attempt_id] = outcome
-        self._push(attempt_id, "ivr_done", outcome=outcome)
+        self._push(attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified)
 
     async def record(self, ctx: CallContext, rec: engine.Record) -> None:
         detail = {"node": rec.node, "verified": rec.verified}
@@ -124,8 +123,12 @@ class Dialer:
     # ---- one attempt ------------------------------------------------------------------------------
     async def call(self, target: DialTarget, campaign_id: int | None) -> AttemptSummary:
         attempt = await store.create_attempt(
-            self.pool, campaign_id=campaign_id, account_id=target.account_id, phone_id=target.phone_id,
-            number=target.number, at=self.clock(),
+            self.pool,
+            campaign_id=campaign_id,
+            account_id=target.account_id,
+            phone_id=target.phone_id,
+            number=target.number,
+            at=self.clock(),
         )
         aid = str(attempt)
         self._queues[aid] = asyncio.Queue()
@@ -135,16 +138,26 @@ class Dialer:
         finally:
             self._queues.pop(aid, None)
             self._contexts.pop(aid, None)
-        row = await self.pool.fetchrow(
-            "SELECT hangup_cause, amd_status FROM attempts WHERE id = $1", attempt
-        )
+        row = await self.pool.fetchrow("SELECT hangup_cause, amd_status FROM attempts WHERE id = $1", attempt)
         return AttemptSummary(
-            aid, target.account_ref, target.number, state, lifecycle.result(state),
-            self._outcomes.pop(aid, None), row["hangup_cause"], row["amd_status"],
+            aid,
+            target.account_ref,
+            target.number,
+            state,
+            lifecycle.result(state),
+            self._outcomes.pop(aid, None),
+            row["hangup_cause"],
+            row["amd_status"],
         )
 
-    async def _move(self, attempt: uuid.UUID, state: str, target: str, detail: Mapping[str, Any] | None = None,
-                    **fields: Any) -> str:
+    async def _move(
+        self,
+        attempt: uuid.UUID,
+        state: str,
+        target: str,
+        detail: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
         await store.transition(self.pool, attempt, target, self.clock(), detail, **fields)
         log.info("attempt %s: %s -> %s", attempt, state, target)
         return target
@@ -159,9 +172,14 @@ class Dialer:
         error = ""
         try:
             result = await self.ami.originate(
-                channel=f"PJSIP/{target.number}@{trunk.name}", context="dunline-outbound", exten="s",
-                channel_id=aid, caller_id=f"<{trunk.caller_id}>", timeout_ms=ring_ms,
-                variables={"DUNLINE_ATTEMPT": aid}, account=target.account_ref,
+                channel=f"PJSIP/{target.number}@{trunk.name}",
+                context="dunline-outbound",
+                exten="s",
+                channel_id=aid,
+                caller_id=f"<{trunk.caller_id}>",
+                timeout_ms=ring_ms,
+                variables={"DUNLINE_ATTEMPT": aid},
+                account=target.account_ref,
             )
         except AmiError as exc:  # lost connection or timeout: never re-sent; reconcile below
             error = f"{type(exc).__name__}: {exc}"
@@ -174,21 +192,30 @@ class Dialer:
         if result is not None and result.result == "answered":
             state = await self._move(attempt, state, "answered", {"reason": reason}, originate_reason=reason)
             return await self._answered(attempt, state, facts, queue)
-        hang = next((f for f in facts if f.kind == "hangup"), None) or await _wait_kind(queue, "hangup", HANGUP_WAIT_S)
+        hang = next((f for f in facts if f.kind == "hangup"), None) or await _wait_kind(
+            queue, "hangup", HANGUP_WAIT_S
+        )
         cause = hang.data.get("cause") if hang else None
         final, _retry = lifecycle.unanswered_state(cause)
         if reason == 3 and cause is None:
             final = "no_answer"
         detail = {"reason": reason, "cause": cause, "error": error or None}
         return await self._move(
-            attempt, state, final, detail, originate_reason=reason, hangup_cause=cause,
+            attempt,
+            state,
+            final,
+            detail,
+            originate_reason=reason,
+            hangup_cause=cause,
             hangup_cause_text=hang.data.get("text") if hang else None,
         )
 
-    async def _answered(self, attempt: uuid.UUID, state: str, facts: list[Fact], queue: asyncio.Queue[Fact]) -> str:
-        aid = str(attempt)
+    async def _answered(
+        self, attempt: uuid.UUID, state: str, facts: list[Fact], queue: asyncio.Queue[Fact]
+    ) -> str:
         backlog = list(facts)
         ivr = False
+        done: Fact | None = None
         async with asyncio.timeout(MAX_CALL_S):
             while True:
                 fact = backlog.pop(0) if backlog else await queue.get()
@@ -206,18 +233,25 @@ class Dialer:
                         state = await self._move(attempt, state, "human", {"amd": "missing"})
                     state = await self._move(attempt, state, "in_ivr")
                     ivr = True
+                elif fact.kind == "ivr_done":
+                    done = fact
                 elif fact.kind == "hangup":
                     final = "voicemail" if state == "machine" else "completed"
                     cause = fact.data.get("cause")
                     state = await self._move(
-                        attempt, state, final, {"cause": cause}, hangup_cause=cause,
+                        attempt,
+                        state,
+                        final,
+                        {"cause": cause},
+                        hangup_cause=cause,
                         hangup_cause_text=fact.data.get("text"),
                     )
                     break
-        if ivr and aid not in self._outcomes:
-            # the IVR session writes its outcome from the ARI side: give it a moment to land
-            with contextlib.suppress(TimeoutError):
-                await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
+        if ivr:
+            # the IVR session ends on the ARI side: give it a moment, then keep what it said
+            done = done or await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
+            detail = dict(done.data) if done else {"outcome": None, "note": "IVR session did not close"}
+            await store.attempt_event(self.pool, attempt, "call", "ivr.session", detail)
         return state
 
 
@@ -228,9 +262,9 @@ def _drain(queue: asyncio.Queue[Fact]) -> list[Fact]:
     return out
 
 
-async def _wait_kind(queue: asyncio.Queue[Fact], kind: str, timeout: float) -> Fact | None:
+async def _wait_kind(queue: asyncio.Queue[Fact], kind: str, within: float) -> Fact | None:
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 fact = await queue.get()
                 if fact.kind == kind:

@@ -170,6 +170,8 @@ def step(flow: Flow, state: State, event: Event, opts: Options | None = None) ->
         if state.phase != "new":
             return state, []
         return _enter(flow, state, flow.start, opts)
+    if state.phase == "new":
+        return state, []  # a digit, playback or timer before Start: no node to apply it to
     node = flow.node(state.node)
     if isinstance(event, PlaybackDone):
         if event.playback_id != state.playback or state.phase != "playing":

@@ -86,6 +86,8 @@ def _node(node_id: str, raw: Any) -> Node:
     digits: dict[str, Edge] | None = None
     if is_ask:
         raw_digits = raw.get("digits") or {}
+        if not isinstance(raw_digits, Mapping):
+            raise FlowError(f"{where}: `digits` must map each digit to an edge")
         if not raw_digits:
             raise FlowError(f"{where}: an ask node needs `digits`")
         digits = {}
@@ -137,6 +139,8 @@ def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str]) -> Flow:
     for key in ("id", "start", "nodes"):
         if key not in raw:
             raise FlowError(f"flow: missing `{key}`")
+    if not isinstance(raw["nodes"], Mapping):
+        raise FlowError("flow: `nodes` must map node ids to nodes")
     nodes = {str(k): _node(str(k), v) for k, v in raw["nodes"].items()}
     flow = Flow(str(raw["id"]), str(raw["start"]), nodes)
     if flow.start not in nodes:

@@ -48,7 +48,11 @@ def parse_catalog(raw: Mapping[str, Any]) -> dict[str, Prompt]:
         if not isinstance(spec, Mapping) or not str(spec.get("text", "")).strip():
             raise PromptError(f"prompt {pid!r}: needs a non-empty `text`")
         per_account = spec.get("scope") == "account"
-        fields = {f for _, f, _, _ in string.Formatter().parse(spec["text"]) if f}
+        try:
+            # `f is not None`: an empty field ("{}") is a positional placeholder, not allowed either
+            fields = {f for _, f, _, _ in string.Formatter().parse(str(spec["text"])) if f is not None}
+        except ValueError as exc:
+            raise PromptError(f"prompt {pid!r}: malformed placeholder: {exc}") from None
         allowed = GLOBAL_FIELDS | (ACCOUNT_FIELDS if per_account else frozenset())
         if fields - allowed:
             raise PromptError(f"prompt {pid!r}: unknown placeholder(s) {sorted(fields - allowed)}")

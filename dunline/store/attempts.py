@@ -44,14 +44,21 @@ async def create_attempt(
     attempt_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "INSERT INTO attempts (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at)"
+            "INSERT INTO attempts"
+            " (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, 'created', $6, $6)",
-            attempt_id, campaign_id, account_id, phone_id, number, at,
+            attempt_id,
+            campaign_id,
+            account_id,
+            phone_id,
+            number,
+            at,
         )
         await conn.execute(
             "INSERT INTO attempt_transitions (attempt_id, seq, from_state, to_state, at, detail)"
             " VALUES ($1, 0, NULL, 'created', $2, '{}'::jsonb)",
-            attempt_id, at,
+            attempt_id,
+            at,
         )
     return attempt_id
 
@@ -66,7 +73,14 @@ async def transition(
 ) -> str:
     """Move the attempt to `target` (raises lifecycle.IllegalTransition) and set extra columns.
     Returns the previous state."""
-    allowed = {"channel_id", "originate_reason", "hangup_cause", "hangup_cause_text", "amd_status", "amd_cause"}
+    allowed = {
+        "channel_id",
+        "originate_reason",
+        "hangup_cause",
+        "hangup_cause_text",
+        "amd_status",
+        "amd_cause",
+    }
     bad = set(fields) - allowed
     if bad:
         raise ValueError(f"unknown attempt field(s): {sorted(bad)}")
@@ -90,11 +104,17 @@ async def transition(
             "INSERT INTO attempt_transitions (attempt_id, seq, from_state, to_state, at, detail)"
             " SELECT $1, coalesce(max(seq), -1) + 1, $2, $3, $4, $5::jsonb FROM attempt_transitions"
             " WHERE attempt_id = $1",
-            attempt_id, current, target, at, _jsonable(detail or {}),
+            attempt_id,
+            current,
+            target,
+            at,
+            _jsonable(detail or {}),
         )
         if target in lifecycle.FINAL:
             acct = await conn.fetchval("SELECT account_id FROM attempts WHERE id = $1", attempt_id)
-            await ledger(conn, acct, attempt_id, "call", "outbound", f"call.{target}", {"state": target, **fields})
+            await ledger(
+                conn, acct, attempt_id, "call", "outbound", f"call.{target}", {"state": target, **fields}
+            )
         return str(current)
 
 
@@ -121,15 +141,32 @@ async def record_outcome(
             raise KeyError(f"no attempt {attempt_id}")
         await conn.execute(
             "INSERT INTO outcomes (attempt_id, account_id, outcome, detail) VALUES ($1, $2, $3, $4::jsonb)",
-            attempt_id, acct, outcome, _jsonable(detail),
+            attempt_id,
+            acct,
+            outcome,
+            _jsonable(detail),
         )
         await ledger(conn, acct, attempt_id, "call", "inbound", f"ivr.{outcome}", detail)
         if flag:
             await conn.execute(
                 "UPDATE accounts SET flags = array_append(flags, $2) WHERE id = $1 AND NOT ($2 = ANY(flags))",
-                acct, flag,
+                acct,
+                flag,
             )
-            await audit(conn, "ivr", "account.flag", f"account:{acct}", {"flag": flag, "attempt": str(attempt_id)})
+            await audit(
+                conn, "ivr", "account.flag", f"account:{acct}", {"flag": flag, "attempt": str(attempt_id)}
+            )
+
+
+async def attempt_event(
+    pool: asyncpg.Pool, attempt_id: uuid.UUID, channel: str, event: str, detail: Mapping[str, Any]
+) -> None:
+    """A ledger entry about an attempt (its account is looked up)."""
+    async with pool.acquire() as conn:
+        acct = await conn.fetchval("SELECT account_id FROM attempts WHERE id = $1", attempt_id)
+        if acct is None:
+            raise KeyError(f"no attempt {attempt_id}")
+        await ledger(conn, acct, attempt_id, channel, "outbound", event, detail)
 
 
 async def ledger(
@@ -144,14 +181,24 @@ async def ledger(
     await conn.execute(
         "INSERT INTO contact_ledger (account_id, attempt_id, channel, direction, event, detail)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        account_id, attempt_id, channel, direction, event, _jsonable(detail),
+        account_id,
+        attempt_id,
+        channel,
+        direction,
+        event,
+        _jsonable(detail),
     )
 
 
-async def audit(conn: asyncpg.Connection, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
+async def audit(
+    conn: asyncpg.Connection, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+) -> None:
     await conn.execute(
         "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4::jsonb)",
-        actor, action, subject, _jsonable(detail),
+        actor,
+        action,
+        subject,
+        _jsonable(detail),
     )
 
 
@@ -163,11 +210,15 @@ async def attempt_report(pool: asyncpg.Pool, attempt_id: uuid.UUID) -> dict[str,
     out["transitions"] = [
         dict(r)
         for r in await pool.fetch(
-            "SELECT seq, from_state, to_state, at, detail FROM attempt_transitions WHERE attempt_id = $1 ORDER BY seq",
+            "SELECT seq, from_state, to_state, at, detail FROM attempt_transitions"
+            " WHERE attempt_id = $1 ORDER BY seq",
             attempt_id,
         )
     ]
     out["outcomes"] = [
-        r["outcome"] for r in await pool.fetch("SELECT outcome FROM outcomes WHERE attempt_id = $1 ORDER BY id", attempt_id)
+        r["outcome"]
+        for r in await pool.fetch(
+            "SELECT outcome FROM outcomes WHERE attempt_id = $1 ORDER BY id", attempt_id
+        )
     ]
     return out

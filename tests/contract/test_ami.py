@@ -38,21 +38,6 @@ from dunline.dialer.ami import (
 MakeAmi = Callable[..., Ami]
 
 
-@pytest.fixture(autouse=True)
-async def loop_hygiene() -> AsyncIterator[None]:
-    """Fail on exceptions left in the loop and on tasks leaked by a test."""
-    loop = asyncio.get_running_loop()
-    errors: list[dict[str, Any]] = []
-    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
-    before = asyncio.all_tasks()
-    yield
-    await asyncio.sleep(0.05)
-    leaked = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()]
-    loop.set_exception_handler(None)
-    assert not errors, errors
-    assert not leaked, leaked
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[ScriptedAmiServer]:
     srv = await ScriptedAmiServer().start()

@@ -1,0 +1,45 @@
+# Dunline: `make demo` runs a short real campaign, `make test` runs lint, types and every test.
+# Both do all the set-up on a fresh Debian machine first (`make setup`).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint unit integration bench clean down
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	bash scripts/setup-system.sh
+	bash scripts/provision-asterisk.sh >/dev/null
+
+demo: setup
+	$(BIN)/dunline demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check dunline tests bench
+	$(BIN)/ruff format --check dunline tests bench
+	$(BIN)/mypy dunline
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit tests/contract -q
+
+integration: setup
+	$(BIN)/pytest tests/integration -q
+
+test: setup lint
+	$(BIN)/pytest tests -q -ra
+
+bench: setup
+	$(BIN)/python bench/originate.py
+
+down: $(STAMP)
+	$(BIN)/dunline asterisk down
+	$(BIN)/dunline db stop
+
+clean: down
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache

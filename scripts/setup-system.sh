@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# System packages Dunline needs on Debian: debootstrap (to build the Asterisk 22 chroot when no system
+# asterisk >= 20 is installed), sox (audio resampling) and espeak-ng (Mandarin / fallback TTS).
+set -euo pipefail
+need=()
+command -v sox >/dev/null 2>&1 || need+=(sox)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+if ! command -v asterisk >/dev/null 2>&1 && ! command -v debootstrap >/dev/null 2>&1 \
+   && ! [ -x /usr/sbin/debootstrap ]; then
+  need+=(debootstrap)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-system: please install as root: apt-get install ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

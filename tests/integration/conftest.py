@@ -1,0 +1,61 @@
+"""The real stack for integration tests: Asterisk 22 PBX + carrier simulator on their own ports,
+embedded PostgreSQL in a temporary var dir. Started once per session, stopped at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dunline.config import loader
+from dunline.config.schema import Settings
+from dunline.controller import asterisk
+from dunline.store.embedded import stop_embedded
+
+TEST_CONFIG = """
+asterisk:
+  pbx:     {sip_port: 5260, rtp_start: 22000, rtp_end: 22999, ami_port: 5138, http_port: 8188}
+  carrier: {sip_port: 5270, rtp_start: 23000, rtp_end: 23999, ami_port: 5139, http_port: 8189}
+trunks:
+  - name: carrier
+    host: 127.0.0.1
+    port: 5270
+    username: dunline
+    from_user: dunline
+    caller_id: "+14155550100"
+ivr:
+  digit_timeout_s: 3
+  max_retries: 1
+"""
+
+
+@dataclass(frozen=True)
+class Stack:
+    settings: Settings
+    pbx: asterisk.Instance
+    carrier: asterisk.Instance
+    config_file: Path
+    ready_after: dict[str, float]
+
+
+def make_settings(var_dir: Path) -> tuple[Settings, Path]:
+    cfg = var_dir / "dunline-test.yaml"
+    cfg.write_text(textwrap.dedent(TEST_CONFIG), "utf-8")
+    return loader.load(cfg, environ={"DUNLINE_VAR_DIR": str(var_dir), "HOME": str(Path.home())}), cfg
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    var_dir = tmp_path_factory.mktemp("var")
+    settings, cfg = make_settings(var_dir)
+    asterisk.down(settings)  # a stack left over by an interrupted run
+    pbx, car, took = asyncio.run(asterisk.up(settings))
+    try:
+        yield Stack(settings, pbx, car, cfg, took)
+    finally:
+        asterisk.down(settings)
+        stop_embedded(var_dir / "pg")

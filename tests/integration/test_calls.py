@@ -1,0 +1,113 @@
+"""Calls through the real PBX, trunk and carrier simulator; every assertion reads the database."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dunline.controller.app import Controller, run_campaign
+from dunline.controller.demo import DEMO_NUMBERS, sample_portfolio
+from dunline.portfolio.report import import_file
+from dunline.store.accounts import list_dialable
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+EXTRA = """external_id,account_ref,full_name,phone,balance,principal,due_date,language,timezone,country
+T-7,ACC-T7,Carl Congested,+14155550107,100.00,100.00,2026-10-01,en,America/Los_Angeles,US
+T-8,ACC-T8,Wanda Wrong,+14155550108,200.00,200.00,2026-10-01,en,America/Los_Angeles,US
+T-9,ACC-T9,Steve Stop,+14155550109,300.00,300.00,2026-10-01,en,America/Los_Angeles,US
+T-10,ACC-T10,Sam Silent,+14155550110,400.00,400.00,2026-10-01,en,America/Los_Angeles,US
+"""
+
+DISCLOSING = {"mini_miranda", "balance", "menu", "menu_reprompt"}
+
+
+async def _dial(stack: Stack, numbers: tuple[str, ...], csv: Path | None = None) -> dict[str, dict[str, Any]]:
+    async with Controller(stack.settings, start_asterisk=False) as rt:
+        await import_file(rt.pool, csv or sample_portfolio(), upsert=True)
+        accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in numbers]
+        assert len(accounts) == len(numbers)
+        results = await run_campaign(rt, "integration", accounts)
+        out: dict[str, dict[str, Any]] = {}
+        for r in results:
+            aid = uuid.UUID(r.attempt_id)
+            row = dict(await rt.pool.fetchrow("SELECT * FROM attempts WHERE id = $1", aid))
+            row["path"] = [
+                t["to_state"]
+                for t in await rt.pool.fetch(
+                    "SELECT to_state FROM attempt_transitions WHERE attempt_id = $1 ORDER BY seq", aid
+                )
+            ]
+            row["outcomes"] = [
+                o["outcome"] for o in await rt.pool.fetch("SELECT outcome FROM outcomes WHERE attempt_id = $1", aid)
+            ]
+            row["flags"] = await rt.pool.fetchval("SELECT flags FROM accounts WHERE id = $1", row["account_id"])
+            session = await rt.pool.fetchrow(
+                "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'", aid
+            )
+            row["ivr"] = session["detail"] if session else None
+            row["summary"] = r
+            out[r.number] = row
+        return out
+
+
+async def test_demo_scenario_states_causes_and_outcomes(stack: Stack) -> None:
+    calls = await _dial(stack, DEMO_NUMBERS)
+    answered_path = ["created", "dialing", "answered", "human", "in_ivr", "completed"]
+    for number, outcome, flag in (
+        ("+14155550101", "promise_to_pay", None),
+        ("+14155550102", "payment_plan", None),
+        ("+14155550103", "dispute", "dispute"),
+    ):
+        c = calls[number]
+        assert c["state"] == "completed" and c["result"] == "answered", c
+        assert c["path"] == answered_path
+        assert c["hangup_cause"] == 16  # normal clearing: the IVR hung up after the goodbye
+        assert c["amd_status"] in ("HUMAN", "NOTSURE")
+        assert c["outcomes"] == [outcome]
+        assert (flag in c["flags"]) if flag else not c["flags"]
+        assert c["ivr"]["verified"] is True
+        assert c["ivr"]["played"][:2] == ["recording_notice", "rpc_question"]
+        assert c["channel_id"] == str(c["id"]) and c["ended_at"] is not None
+
+    busy = calls["+14155550104"]
+    assert (busy["state"], busy["hangup_cause"]) == ("busy", 17)
+    assert busy["path"] == ["created", "dialing", "busy"] and busy["outcomes"] == []
+
+    noans = calls["+14155550105"]
+    assert (noans["state"], noans["result"]) == ("no_answer", "no_answer")
+    assert noans["path"][-1] == "no_answer" and noans["hangup_cause"] in (19, None)
+    assert noans["originate_reason"] == 3
+
+    vm = calls["+14155550106"]
+    assert (vm["state"], vm["result"], vm["amd_status"]) == ("voicemail", "voicemail", "MACHINE")
+    assert vm["path"] == ["created", "dialing", "answered", "machine", "voicemail"]
+    assert vm["outcomes"] == [] and vm["ivr"] is None
+
+
+async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(stack: Stack, tmp_path: Path) -> None:
+    csv = tmp_path / "extra.csv"
+    csv.write_text(EXTRA, "utf-8")
+    calls = await _dial(stack, ("+14155550107", "+14155550108", "+14155550109", "+14155550110"), csv)
+
+    wrong = calls["+14155550108"]
+    assert wrong["outcomes"] == ["wrong_party"] and wrong["state"] == "completed"
+    assert wrong["ivr"]["verified"] is False
+    assert not DISCLOSING & set(wrong["ivr"]["played"]), wrong["ivr"]["played"]
+
+    stop = calls["+14155550109"]
+    assert stop["outcomes"] == ["cease"] and "cease" in stop["flags"]
+
+    silent = calls["+14155550110"]
+    assert silent["outcomes"] == ["no_input"] and silent["ivr"]["verified"] is False
+    assert silent["ivr"]["played"].count("rpc_reprompt") == 1  # max_retries=1 in the test config
+    assert not DISCLOSING & set(silent["ivr"]["played"])
+
+    cong = calls["+14155550107"]
+    assert (cong["state"], cong["result"], cong["hangup_cause"]) == ("congestion", "failed", 34)
