@@ -14,7 +14,6 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -167,21 +166,26 @@ def account_values(acc: AccountView) -> dict[str, str]:
 
 
 async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[DialTarget]:
-    """Render each account's prompts before dialling (off the event loop)."""
+    """Render each account's prompts before dialling (off the event loop), so no call waits for TTS."""
     targets = []
     for acc in accounts:
+        if acc.phone_id is None or acc.phone_e164 is None:
+            continue  # nothing to dial
         media = await asyncio.to_thread(
             prompts.render_account_prompts, rt.settings, rt.pbx, rt.renderer, account_values(acc)
         )
-        if acc.phone_id is None or acc.phone_e164 is None:
-            continue  # nothing to dial
         targets.append(DialTarget(acc.account_id, acc.account_ref, acc.phone_id, acc.phone_e164, media))
     return targets
 
 
 async def run_campaign(rt: Runtime, name: str, accounts: list[AccountView]) -> list[AttemptSummary]:
+    return await dial_targets(rt, name, await prepare_targets(rt, accounts))
+
+
+async def dial_targets(rt: Runtime, name: str, targets: list[DialTarget]) -> list[AttemptSummary]:
+    """Dial every target once, at most `calls_per_second` new calls a second and at most
+    min(trunk channels, dialer.max_concurrent_calls) at a time."""
     campaign_id = await store.create_campaign(rt.pool, name)
-    targets = await prepare_targets(rt, accounts)
     trunk = rt.settings.trunk
     limit = asyncio.Semaphore(min(trunk.max_channels, rt.settings.dialer.max_concurrent_calls))
     gap = 1.0 / trunk.calls_per_second
@@ -197,7 +201,3 @@ async def run_campaign(rt: Runtime, name: str, accounts: list[AccountView]) -> l
             await asyncio.sleep(gap)
     await store.finish_campaign(rt.pool, campaign_id)
     return [results[i] for i in range(len(targets))]
-
-
-def project_var(settings: Settings) -> Path:
-    return settings.var_dir

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import jinja2
 
+from dunline.ari_handlers.client import AriSettings
 from dunline.config.loader import cache_dir
 from dunline.config.schema import InstancePorts, Settings
 from dunline.controller import carrier
@@ -350,7 +351,8 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
 
     async def ari_ws() -> bool:
         pw = a.ari.password.get_secret_value() if a.ari.password else ""
-        headers = {"Authorization": aiohttp.encode_basic_auth(a.ari.username, pw)}
+        probe = AriSettings(base_url="", username=a.ari.username, password=pw, app="dunline-probe")
+        headers = probe.auth_headers
         url = f"http://127.0.0.1:{a.pbx.http_port}/ari/events?app=dunline-probe"
         async with (
             aiohttp.ClientSession(headers=headers) as s,

@@ -2,8 +2,10 @@
 
 The ARI session adapter turns Asterisk events into `Event`s and carries out the `Command`s (play,
 stop a playback, start a timer, record an outcome, hang up). No I/O here; timers are ids the adapter
-schedules. Digits pressed while a non-interruptible prompt plays are kept (type-ahead) and answer
-the next question; a digit during a question's prompt stops the prompt (barge-in).
+schedules. A digit answers only the question whose prompt is playing (barge-in: the prompt stops) or
+has been played; digits pressed during other prompts are ignored, not kept for the next question, so
+nobody is "verified" as the debtor, and no promise or dispute is recorded, before they heard the
+question.
 """
 
 from __future__ import annotations
@@ -97,7 +99,6 @@ class State:
     seq: int = 0
     playback: str | None = None
     timer: str | None = None
-    typeahead: str = ""
     outcome: str | None = None
 
 
@@ -110,15 +111,14 @@ class Options:
 def _play(state: State, node: Node, prompts: tuple[str, ...]) -> tuple[State, list[Command]]:
     seq = state.seq + 1
     pid = f"pb{seq}"
-    return replace(state, node=node.id, phase="playing", seq=seq, playback=pid, timer=None), [Play(pid, prompts)]
+    return replace(state, node=node.id, phase="playing", seq=seq, playback=pid, timer=None), [
+        Play(pid, prompts)
+    ]
 
 
 def _enter(flow: Flow, state: State, node_id: str, opts: Options) -> tuple[State, list[Command]]:
     node = flow.node(node_id)
     state = replace(state, retries=0)
-    if node.ask and state.typeahead:
-        digit, rest = state.typeahead[0], state.typeahead[1:]
-        return _answer(flow, replace(state, node=node.id, typeahead=rest), node, digit, opts)
     return _play(state, node, node.prompts)
 
 
@@ -145,9 +145,9 @@ def _answer(flow: Flow, state: State, node: Node, digit: str, opts: Options) -> 
 def _retry(flow: Flow, state: State, node: Node, opts: Options) -> tuple[State, list[Command]]:
     if state.retries >= opts.max_retries:
         assert node.no_input is not None
-        return _follow(flow, replace(state, typeahead=""), node, node.no_input, opts)
+        return _follow(flow, state, node, node.no_input, opts)
     retries = state.retries + 1
-    new, cmds = _play(replace(state, typeahead=""), node, node.reprompt or node.prompts)
+    new, cmds = _play(state, node, node.reprompt or node.prompts)
     return replace(new, retries=retries), cmds
 
 
@@ -180,7 +180,9 @@ def step(flow: Flow, state: State, event: Event, opts: Options | None = None) ->
         if node.ask:
             seq = state.seq + 1
             tid = f"t{seq}"
-            return replace(state, phase="waiting", seq=seq, timer=tid), [StartTimer(tid, opts.digit_timeout_s)]
+            return replace(state, phase="waiting", seq=seq, timer=tid), [
+                StartTimer(tid, opts.digit_timeout_s)
+            ]
         if node.hangup:
             return replace(state, phase="done"), [HangupCall()]
         assert node.next is not None
@@ -191,7 +193,7 @@ def step(flow: Flow, state: State, event: Event, opts: Options | None = None) ->
         return _retry(flow, replace(state, timer=None), node, opts)
     # a digit
     if not node.ask:
-        return replace(state, typeahead=(state.typeahead + event.digit)[-8:]), []
+        return state, []  # not a question: the key is ignored
     cmds: list[Command] = []
     if state.phase == "playing" and state.playback:
         cmds.append(StopPlayback(state.playback))  # barge-in

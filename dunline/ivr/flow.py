@@ -97,8 +97,8 @@ def _node(node_id: str, raw: Any) -> Node:
             digits[str(key)] = _edge(f"{where} digit {key}", edge)
         if "no_input" not in raw:
             raise FlowError(f"{where}: an ask node needs `no_input`")
-    elif not raw.get("next") and not raw.get("hangup"):
-        raise FlowError(f"{where}: a play node needs `next` or `hangup: true`")
+    elif bool(raw.get("next")) == bool(raw.get("hangup")):
+        raise FlowError(f"{where}: a play node needs exactly one of `next` or `hangup: true`")
     return Node(
         id=node_id,
         prompts=prompts,

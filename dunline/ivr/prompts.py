@@ -74,9 +74,13 @@ def spoken_amount(amount: Decimal, currency: str = "USD") -> str:
     units = {"USD": ("dollars", "cents"), "GBP": ("pounds", "pence"), "CNY": ("yuan", "fen")}
     major, minor = units.get(currency, (currency, "cents"))
     q = amount.quantize(Decimal("0.01"))
+    if q < 0:
+        raise PromptError(f"cannot speak a negative amount: {q}")
     whole, cents = int(q), int((q - int(q)) * 100)
-    text = f"{whole} {major}"
-    return f"{text} and {cents} {minor}" if cents else text
+    text = f"{whole} {major.rstrip('s') if whole == 1 and major.endswith('s') else major}"
+    if not cents:
+        return text
+    return f"{text} and {cents} {'cent' if cents == 1 and minor == 'cents' else minor}"
 
 
 def fill(prompt: Prompt, values: Mapping[str, str]) -> str:

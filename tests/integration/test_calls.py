@@ -45,9 +45,12 @@ async def _dial(stack: Stack, numbers: tuple[str, ...], csv: Path | None = None)
                 )
             ]
             row["outcomes"] = [
-                o["outcome"] for o in await rt.pool.fetch("SELECT outcome FROM outcomes WHERE attempt_id = $1", aid)
+                o["outcome"]
+                for o in await rt.pool.fetch("SELECT outcome FROM outcomes WHERE attempt_id = $1", aid)
             ]
-            row["flags"] = await rt.pool.fetchval("SELECT flags FROM accounts WHERE id = $1", row["account_id"])
+            row["flags"] = await rt.pool.fetchval(
+                "SELECT flags FROM accounts WHERE id = $1", row["account_id"]
+            )
             session = await rt.pool.fetchrow(
                 "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'", aid
             )
@@ -91,7 +94,9 @@ async def test_demo_scenario_states_causes_and_outcomes(stack: Stack) -> None:
     assert vm["outcomes"] == [] and vm["ivr"] is None
 
 
-async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(stack: Stack, tmp_path: Path) -> None:
+async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(
+    stack: Stack, tmp_path: Path
+) -> None:
     csv = tmp_path / "extra.csv"
     csv.write_text(EXTRA, "utf-8")
     calls = await _dial(stack, ("+14155550107", "+14155550108", "+14155550109", "+14155550110"), csv)

@@ -38,7 +38,9 @@ def load_shipped() -> Flow:
 
 FLOW = load_shipped()
 OPTS = Options(digit_timeout_s=6.0, max_retries=2)
-DEBT_PROMPTS = frozenset(p for node in FLOW.nodes.values() if node.discloses_debt for p in node.prompts + node.reprompt)
+DEBT_PROMPTS = frozenset(
+    p for node in FLOW.nodes.values() if node.discloses_debt for p in node.prompts + node.reprompt
+)
 
 
 class Session:
@@ -53,6 +55,9 @@ class Session:
         self.state, cmds = step(FLOW, self.state, event, self.opts)
         self.log.extend(cmds)
         return cmds
+
+    def phase(self) -> str:
+        return self.state.phase  # a call, so that type checkers do not narrow it between steps
 
     def done_playing(self) -> list[Command]:
         assert self.state.playback is not None, self.state
@@ -90,12 +95,12 @@ def test_walk_to_disclosure_and_menu() -> None:
     assert s.state.phase == "playing" and s.state.node == "notice"
     assert s.feed(PlaybackDone("pb1")) == [Play("pb2", ("rpc_question",))]
     assert s.feed(PlaybackDone("pb2")) == [StartTimer("t3", 6.0)]
-    assert s.state.phase == "waiting"
+    assert s.phase() == "waiting"
     assert s.feed(Digit("1")) == [Verified("rpc"), Play("pb4", ("mini_miranda", "balance"))]
     assert s.state.verified
     assert s.feed(PlaybackDone("pb4")) == [Play("pb5", ("menu",))]
     assert s.feed(PlaybackDone("pb5")) == [StartTimer("t6", 6.0)]
-    assert s.state.node == "menu" and s.state.phase == "waiting"
+    assert s.state.node == "menu" and s.phase() == "waiting"
 
 
 def test_timer_uses_the_configured_timeout() -> None:
@@ -126,7 +131,7 @@ def test_menu_digit_records_outcome_before_goodbye_then_hangs_up(
     assert isinstance(cmds[1], Play) and cmds[1].prompts == (ack,)
     assert s.state.outcome == outcome and s.state.phase == "playing"
     assert s.done_playing() == [HangupCall()]
-    assert s.state.phase == "done"
+    assert s.phase() == "done"
     # the channel's hangup that follows changes nothing
     assert s.feed(Hangup()) == []
 
@@ -176,49 +181,23 @@ def test_no_stop_playback_when_waiting() -> None:
     assert not any(isinstance(c, StopPlayback) for c in cmds)
 
 
-def test_type_ahead_during_notice_answers_the_rpc_question() -> None:
+def test_digits_during_the_notice_are_ignored_not_kept_for_the_question() -> None:
     s = Session()
     s.feed(Start())
-    assert s.feed(Digit("1")) == []  # the notice is not interruptible
-    assert s.state.typeahead == "1"
+    assert s.feed(Digit("1")) == []  # the notice is not a question
     cmds = s.done_playing()
-    assert cmds == [Verified("rpc"), Play("pb2", ("mini_miranda", "balance"))]
-    assert s.state.typeahead == ""
+    assert cmds == [Play("pb2", ("rpc_question",))]  # the question is asked; nobody is verified yet
+    assert s.state.verified is False
 
 
-def test_type_ahead_wrong_party_during_notice() -> None:
-    s = Session()
-    s.feed(Start())
-    s.feed(Digit("2"))
-    cmds = s.done_playing()
-    assert cmds == [Record("wrong_party", "rpc", False, None), Play("pb2", ("wrong_party",))]
-
-
-def test_type_ahead_during_disclosure_answers_the_menu() -> None:
+def test_digits_during_the_disclosure_do_not_answer_the_menu() -> None:
     s = Session()
     s.to_rpc_wait()
     s.feed(Digit("1"))
-    assert s.feed(Digit("3")) == []  # disclosure playing, not interruptible
+    assert s.feed(Digit("3")) == []  # disclosure playing: not a question
     cmds = s.done_playing()
-    assert cmds[0] == Record("dispute", "menu", True, "dispute")
-    assert plays(cmds) == [("ack_dispute",)]
-
-
-def test_type_ahead_with_a_wrong_key_reprompts() -> None:
-    s = Session()
-    s.feed(Start())
-    s.feed(Digit("7"))
-    cmds = s.done_playing()
-    assert cmds == [Play("pb2", ("rpc_reprompt",))]
-    assert s.state.retries == 1 and s.state.typeahead == ""
-
-
-def test_type_ahead_keeps_only_the_last_eight_digits() -> None:
-    s = Session()
-    s.feed(Start())
-    for d in "0123456789":
-        s.feed(Digit(d))
-    assert s.state.typeahead == "23456789"
+    assert cmds == [Play(f"pb{s.state.seq}", ("menu",))]
+    assert s.state.outcome is None
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 2, 3])
@@ -350,40 +329,43 @@ def test_options_default_when_omitted() -> None:
 
 # ---- property: random sessions ------------------------------------------------------------------------
 
-ACTIONS = st.one_of(
-    st.tuples(st.just("digit"), st.sampled_from(list("0123456789*#"))),
-    st.tuples(st.just("play_done"), st.sampled_from(["current", "stale"])),
-    st.tuples(st.just("timeout"), st.sampled_from(["current", "stale"])),
-    st.tuples(st.just("hangup"), st.just("")),
-    st.tuples(st.just("start"), st.just("")),
+# weighted so that many sessions get past verification and reach an outcome: "1" (the verify key)
+# and current ids are common, hangups and repeated Starts rare
+_KINDS = ["digit"] * 8 + ["play_done"] * 10 + ["timeout"] * 4 + ["hangup", "start"]
+ACTIONS = st.tuples(
+    st.sampled_from(_KINDS),
+    st.sampled_from(["1", "1", "1", "2", "3", "4", "0", "5", "9", "*", "#"]),
+    st.sampled_from(["current", "current", "current", "stale"]),
 )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.booleans(),
-    st.lists(ACTIONS, max_size=40),
+    st.sampled_from([True, True, True, False]),
+    st.lists(ACTIONS, max_size=30),
     st.integers(min_value=0, max_value=3),
 )
 def test_random_sessions_keep_the_invariants(
-    start_first: bool, actions: list[tuple[str, str]], max_retries: int
+    start_first: bool, actions: list[tuple[str, str, str]], max_retries: int
 ) -> None:
     opts = Options(max_retries=max_retries)
     state = State()
     commands: list[Command] = []
     issued_playbacks: list[str] = []
     issued_timers: list[str] = []
-    events: list[Event] = [Start()] if start_first else []
-    for kind, arg in actions:
+    events: list[Event] = []
+    if start_first:
+        actions = [("start", "1", "current"), *actions]
+    for kind, digit, which in actions:
         ev: Event
         if kind == "digit":
-            ev = Digit(arg)
+            ev = Digit(digit)
         elif kind == "play_done":
-            stale = [p for p in issued_playbacks if p != state.playback] or ["pb0"]
-            ev = PlaybackDone(state.playback if arg == "current" and state.playback else stale[-1])
+            old = [p for p in issued_playbacks if p != state.playback] or ["pb0"]
+            ev = PlaybackDone(state.playback if which == "current" and state.playback else old[-1])
         elif kind == "timeout":
-            stale = [t for t in issued_timers if t != state.timer] or ["t0"]
-            ev = Timeout(state.timer if arg == "current" and state.timer else stale[-1])
+            old = [t for t in issued_timers if t != state.timer] or ["t0"]
+            ev = Timeout(state.timer if which == "current" and state.timer else old[-1])
         elif kind == "hangup":
             ev = Hangup()
         else:
@@ -394,6 +376,13 @@ def test_random_sessions_keep_the_invariants(
         new, cmds = step(FLOW, state, ev, opts)
         if was_done:
             assert cmds == [] and new == state, "the engine acted after the session ended"
+        stale = (isinstance(ev, PlaybackDone) and ev.playback_id != state.playback) or (
+            isinstance(ev, Timeout) and ev.timer_id != state.timer
+        )
+        if stale:
+            assert cmds == [] and new == state, f"a stale id changed the session: {ev}"
+        if isinstance(ev, Digit) and state.phase == "playing" and FLOW.node(state.node).ask:
+            assert cmds[0] == StopPlayback(str(state.playback)), "barge-in stops the prompt first"
         for c in cmds:
             if isinstance(c, Play):
                 assert c.playback_id not in issued_playbacks, "playback ids are unique"
@@ -426,6 +415,4 @@ def test_random_sessions_keep_the_invariants(
         state = new
     assert sum(isinstance(c, HangupCall) for c in commands) <= 1
     if any(isinstance(c, HangupCall) for c in commands):
-        assert isinstance(
-            [c for c in commands if not isinstance(c, StopPlayback)][-1], HangupCall
-        ), "HangupCall is the last command"
+        assert isinstance(commands[-1], HangupCall), "HangupCall is the last command"

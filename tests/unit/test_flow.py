@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from importlib import resources
 from typing import Any
@@ -346,7 +347,7 @@ def is_unverified_walk(raw: dict[str, Any], path: list[str]) -> bool:
     nodes = raw["nodes"]
     if path[0] != raw["start"]:
         return False
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         node = nodes[a]
         edges = list((node.get("digits") or {}).values())
         if "no_input" in node:
@@ -374,7 +375,9 @@ def small_flows(draw: st.DrawFn) -> dict[str, Any]:
     for node_id in ids:
         node: dict[str, Any]
         if draw(st.booleans()):
-            keys = draw(st.lists(st.sampled_from(sorted("0123456789*#")), min_size=1, max_size=3, unique=True))
+            keys = draw(
+                st.lists(st.sampled_from(sorted("0123456789*#")), min_size=1, max_size=3, unique=True)
+            )
             node = {"ask": ["question"], "digits": {k: edge() for k in keys}, "no_input": edge()}
         elif draw(st.booleans()):
             node = {"play": ["hello"], "next": draw(target)}
@@ -406,3 +409,9 @@ def test_checker_agrees_with_reference(raw: dict[str, Any]) -> None:
         # and, being breadth first, no longer than the shortest path the reference found
         assert len(path) <= min(len(p) for p in expected_bad)
     assert raw == original  # parsing does not mutate its input
+
+
+def test_play_node_with_both_next_and_hangup_is_rejected() -> None:
+    raw = base_raw()
+    raw["nodes"]["bye"]["next"] = "hello"
+    assert "'bye'" in error_of(raw) and "exactly one of" in error_of(raw)

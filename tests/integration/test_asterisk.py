@@ -1,0 +1,92 @@
+"""The rendered configuration in the real Asterisk 22: loads cleanly, least privilege, idempotent up."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dunline.controller import asterisk
+from dunline.dialer.ami import Ami, AmiActionError, AmiSettings, AmiValueError
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def _modules(inst: asterisk.Instance) -> list[str]:
+    conf = (inst.host / "etc" / "modules.conf").read_text()
+    return re.findall(r"^load => (\S+)\.so$", conf, flags=re.M)
+
+
+@pytest.mark.parametrize("which", ["pbx", "carrier"])
+def test_config_loads_every_module_without_error_lines(stack: Stack, which: str) -> None:
+    inst = stack.pbx if which == "pbx" else stack.carrier
+    log = (inst.host / "log" / "messages.log").read_text(errors="replace")
+    boot = log.split("Asterisk Ready.")[0] if "Asterisk Ready." in log else log
+    errors = [line for line in boot.splitlines() if "ERROR[" in line]
+    assert not errors, "\n".join(errors)
+    shown = inst.rx("module show")
+    for module in _modules(inst):
+        line = next((x for x in shown.splitlines() if x.startswith(module + ".so")), "")
+        assert "Running" in line, f"{which}: {module} is not running: {line!r}"
+
+
+def test_pbx_listens_on_loopback_only(stack: Stack) -> None:
+    http = stack.pbx.rx("http show status")
+    assert "127.0.0.1:" + str(stack.settings.asterisk.pbx.http_port) in http
+    manager = stack.pbx.rx("manager show settings")
+    assert re.search(r"Manager \(AMI\):\s+Yes", manager)
+    assert "127.0.0.1" in manager
+
+
+def test_second_up_reuses_the_running_instances(stack: Stack) -> None:
+    pids = (asterisk.running_pid(stack.pbx), asterisk.running_pid(stack.carrier))
+    assert None not in pids
+    pbx, car, _took = asyncio.run(asterisk.up(stack.settings))
+    assert (asterisk.running_pid(pbx), asterisk.running_pid(car)) == pids
+    status = asterisk.status(stack.settings)
+    assert status["pbx"]["pid"] == pids[0] and status["carrier"]["pid"] == pids[1]
+
+
+def _ami(stack: Stack) -> Ami:
+    a = stack.settings.asterisk
+    assert a.ami.secret is not None
+    return Ami(
+        AmiSettings(
+            host="127.0.0.1",
+            port=a.pbx.ami_port,
+            username=a.ami.username,
+            secret=a.ami.secret.get_secret_value(),
+            reconnect=False,
+        )
+    )
+
+
+async def test_ami_user_has_least_privilege_and_injection_never_reaches_asterisk(stack: Stack) -> None:
+    ami = _ami(stack)
+    await ami.connect()
+    try:
+        assert await ami.ping() < 1.0
+        # no 'command' or 'config' write rights: a shell command or a config edit is refused
+        with pytest.raises(AmiActionError):
+            await ami.action("Command", {"Command": "core show version"})
+        with pytest.raises(AmiActionError):
+            await ami.action("GetConfig", {"Filename": "manager.conf"})
+        channel_id = f"inj-{uuid.uuid4().hex[:8]}"
+        with pytest.raises(AmiValueError):
+            await ami.originate(
+                channel="PJSIP/+14155550101@carrier\r\nApplication: System",
+                context="dunline-outbound",
+                exten="s",
+                channel_id=channel_id,
+                timeout_ms=15000,
+            )
+        await asyncio.sleep(0.5)
+        assert channel_id not in stack.pbx.rx("core show channels concise")
+    finally:
+        await ami.close()

@@ -1,0 +1,233 @@
+"""The carrier simulator's scenario table -> dialplan (dunline/controller/carrier.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dunline.controller.carrier import (
+    KINDS,
+    Scenario,
+    ScenarioError,
+    dialplan,
+    load_table,
+    parse_scenario,
+    render_dialplan,
+)
+
+TABLE = Path(__file__).resolve().parents[1] / "fixtures" / "carrier" / "scenarios.yaml"
+SOUNDS = "/var/lib/carrier/sounds"
+
+
+def apps(lines: list[str]) -> list[str]:
+    """The application calls of one extension, in priority order."""
+    first = re.fullmatch(r"exten => (\S+),1,(.+)", lines[0])
+    assert first, lines[0]
+    rest = []
+    for line in lines[1:]:
+        m = re.fullmatch(r" same => n,(.+)", line)
+        assert m, line
+        rest.append(m.group(1))
+    return [first.group(2), *rest]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+# ---- the shipped table ---------------------------------------------------------------------------------
+
+
+def test_shipped_table_parses() -> None:
+    table = load_table(TABLE)
+    assert len(table) == 11
+    assert table["+14155550101"] == Scenario("human_dtmf", "hello", ("1", "1"), (), 30.0, ("hello",))
+    assert table["+14155550104"].kind == "busy"
+    assert table["+14155550105"].kind == "no_answer"
+    assert table["+14155550106"] == Scenario(
+        "voicemail", "voicemail_greeting", (), (), 30.0, ("voicemail_greeting",)
+    )
+    assert table["+14155550107"].kind == "congestion"
+    assert table["+14155550108"].digits == ("2",)
+    assert table["+14155550110"].digits == ()
+    assert table["_+1415556XXXX"] == Scenario("human_hangup", "hello", (), (), 3.0, ("hello",))
+    assert {s.kind for s in table.values()} <= set(KINDS)
+
+
+def test_shipped_table_covers_every_menu_answer() -> None:
+    table = load_table(TABLE)
+    pressed = {s.digits for s in table.values() if s.kind == "human_dtmf"}
+    assert {("1", "1"), ("1", "2"), ("1", "3"), ("1", "4"), ("2",), ()} <= pressed
+
+
+def test_shipped_table_renders() -> None:
+    text = render_dialplan(load_table(TABLE), SOUNDS)
+    blocks = text.split("\n\n")
+    assert len(blocks) == 11
+    assert all(b.splitlines()[-1] == " same => n,Hangup()" for b in blocks)
+    assert "exten => +14155550104,1,NoOp(scenario busy)" in text
+    assert "exten => _+1415556XXXX,1,NoOp(scenario human_hangup)" in text
+
+
+# ---- dialplan per kind -----------------------------------------------------------------------------------
+
+
+def test_human_dtmf_dialplan() -> None:
+    s = parse_scenario("t", {"kind": "human_dtmf", "greeting": "hello", "digits": ["1", "#"], "hold_s": 12})
+    assert apps(dialplan("+14155550101", s, SOUNDS)) == [
+        "NoOp(scenario human_dtmf)",
+        "Answer()",
+        "Wait(0.3)",
+        f"Playback({SOUNDS}/hello)",
+        "WaitForNoise(300,1,20)",
+        "WaitForSilence(1200,1,30)",
+        "SendDTMF(1,250)",
+        "WaitForNoise(300,1,20)",
+        "WaitForSilence(1200,1,30)",
+        "SendDTMF(#,250)",
+        "Wait(12)",
+        "Hangup()",
+    ]
+
+
+def test_human_dtmf_without_digits_just_listens() -> None:
+    s = parse_scenario("t", {"kind": "human_dtmf", "greeting": "hello", "digits": []})
+    a = apps(dialplan("+14155550110", s, SOUNDS))
+    assert not any(x.startswith(("SendDTMF", "WaitForNoise")) for x in a)
+    assert a[-2:] == ["Wait(30)", "Hangup()"]
+
+
+def test_human_speech_dialplan() -> None:
+    s = parse_scenario("t", {"kind": "human_speech", "greeting": "hello", "say": ["yes_its_me", "pay_today"]})
+    assert s.sounds_used == ("hello", "yes_its_me", "pay_today")
+    assert apps(dialplan("+14155550120", s, SOUNDS))[3:] == [
+        f"Playback({SOUNDS}/hello)",
+        "WaitForNoise(300,1,20)",
+        "WaitForSilence(1200,1,30)",
+        f"Playback({SOUNDS}/yes_its_me)",
+        "WaitForNoise(300,1,20)",
+        "WaitForSilence(1200,1,30)",
+        f"Playback({SOUNDS}/pay_today)",
+        "Wait(30)",
+        "Hangup()",
+    ]
+
+
+def test_busy_dialplan() -> None:
+    assert apps(dialplan("+14155550104", parse_scenario("t", {"kind": "busy"}), SOUNDS)) == [
+        "NoOp(scenario busy)",
+        "Busy(5)",
+        "Hangup()",
+    ]
+
+
+def test_congestion_dialplan() -> None:
+    assert apps(dialplan("+14155550107", parse_scenario("t", {"kind": "congestion"}), SOUNDS))[1:] == [
+        "Congestion(5)",
+        "Hangup()",
+    ]
+
+
+def test_no_answer_dialplan_never_answers() -> None:
+    a = apps(dialplan("+14155550105", parse_scenario("t", {"kind": "no_answer"}), SOUNDS))
+    assert a == ["NoOp(scenario no_answer)", "Ringing()", "Wait(300)", "Hangup()"]
+    assert "Answer()" not in a
+
+
+def test_voicemail_dialplan() -> None:
+    s = parse_scenario("t", {"kind": "voicemail", "greeting": "voicemail_greeting", "hold_s": 8.5})
+    assert apps(dialplan("+14155550106", s, SOUNDS)) == [
+        "NoOp(scenario voicemail)",
+        "Answer()",
+        "Wait(0.3)",
+        f"Playback({SOUNDS}/voicemail_greeting)",
+        "Playback(beep)",
+        "Wait(8.5)",
+        "Hangup()",
+    ]
+
+
+def test_human_hangup_dialplan() -> None:
+    s = parse_scenario("t", {"kind": "human_hangup", "greeting": "hello", "hold_s": 3})
+    assert apps(dialplan("_+1415556XXXX", s, SOUNDS))[1:] == [
+        "Answer()",
+        "Wait(0.3)",
+        f"Playback({SOUNDS}/hello)",
+        "Wait(3)",
+        "Hangup()",
+    ]
+
+
+def test_yaml_integer_digits_become_strings(tmp_path: Path) -> None:
+    table = load_table(
+        write(tmp_path, 'numbers:\n  "+14155550101": {kind: human_dtmf, greeting: hello, digits: [1, 2]}\n')
+    )
+    assert table["+14155550101"].digits == ("1", "2")
+
+
+def test_empty_table(tmp_path: Path) -> None:
+    assert load_table(write(tmp_path, "")) == {}
+
+
+# ---- bad entries name the number and the field ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("{kind: robot}", "kind"),
+        ("{greeting: hello}", "kind"),
+        ("{kind: human_dtmf, greeting: hello, digits: ['12']}", "digit '12'"),
+        ("{kind: human_dtmf, greeting: hello, digits: ['a']}", "digit 'a'"),
+        ("{kind: human_dtmf, digits: ['1']}", "greeting"),
+        ("{kind: voicemail}", "greeting"),
+        ("{kind: human_speech, greeting: Hello World}", "sound name 'Hello World'"),
+        ("{kind: human_speech, greeting: hello, say: ['../etc/passwd']}", "sound name '../etc/passwd'"),
+        ("{kind: busy, colour: red}", "colour"),
+        ("{kind: human_hangup, greeting: hello, hold_s: 0}", "hold_s"),
+        ("{kind: human_hangup, greeting: hello, hold_s: 601}", "hold_s"),
+        ("{kind: human_hangup, greeting: hello, hold_s: soon}", "hold_s"),
+        ("busy", "mapping"),
+    ],
+)
+def test_bad_entry(tmp_path: Path, entry: str, field: str) -> None:
+    path = write(tmp_path, f'numbers:\n  "+14155550101": {entry}\n')
+    with pytest.raises(ScenarioError) as info:
+        load_table(path)
+    msg = str(info.value)
+    assert "+14155550101" in msg
+    assert field in msg
+
+
+@pytest.mark.parametrize(
+    "number", ["14155550101", "+0123456789", "+1415", "+1415555010a", "+1234567890123456"]
+)
+def test_bad_number(tmp_path: Path, number: str) -> None:
+    path = write(tmp_path, f'numbers:\n  "{number}": {{kind: busy}}\n')
+    with pytest.raises(ScenarioError, match=r"not an E\.164 number") as info:
+        load_table(path)
+    assert repr(number) in str(info.value)
+
+
+def test_unquoted_number_is_rejected(tmp_path: Path) -> None:
+    # YAML reads +14155550101 unquoted as an integer: the '+' is lost, so the entry must be refused
+    with pytest.raises(ScenarioError, match=r"not an E\.164 number"):
+        load_table(write(tmp_path, "numbers:\n  +14155550101: {kind: busy}\n"))
+
+
+@pytest.mark.parametrize("pattern", ["_+14", "+1415556XXXX", "_+1415556XXXY", "_1415556XXXX"])
+def test_bad_pattern(tmp_path: Path, pattern: str) -> None:
+    path = write(tmp_path, f'patterns:\n  "{pattern}": {{kind: busy}}\n')
+    with pytest.raises(ScenarioError, match="not a pattern") as info:
+        load_table(path)
+    assert repr(pattern) in str(info.value)
+
+
+def test_bad_entry_under_a_pattern_names_the_pattern(tmp_path: Path) -> None:
+    path = write(tmp_path, 'patterns:\n  "_+1415556XXXX": {kind: human_hangup}\n')
+    with pytest.raises(ScenarioError, match=r"_\+1415556XXXX: a human_hangup scenario needs a greeting"):
+        load_table(path)
