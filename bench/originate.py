@@ -105,7 +105,8 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
         cpu = {k: round(tree_cpu(v) - cpu0[k], 2) for k, v in procs.items()}
         sent = await rt.pool.fetch(
             "SELECT t.at FROM attempt_transitions t JOIN attempts a ON a.id = t.attempt_id"
-            " JOIN campaigns c ON c.id = a.campaign_id WHERE c.name = $1 AND t.to_state = 'dialing' ORDER BY t.at",
+            " JOIN campaigns c ON c.id = a.campaign_id"
+            " WHERE c.name = $1 AND t.to_state = 'dialing' ORDER BY t.at",
             f"bench-{cps}",
         )
         span = (sent[-1]["at"] - sent[0]["at"]).total_seconds() if len(sent) > 1 else 0.0
@@ -130,7 +131,7 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
     }
 
 
-async def main() -> int:
+async def main() -> dict[str, Any]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rates", default="5,10,20,30")
     ap.add_argument("--seconds", type=float, default=8.0)
@@ -169,10 +170,16 @@ async def main() -> int:
         "median_dispatch_ms": statistics.median(s["dispatch_ms"]["p50"] for s in steps) if steps else None,
         "steps": steps,
     }
+    out = {**doc, "_out": args.out}
     print(json.dumps(doc, indent=2))
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+    return out
+
+
+def run() -> int:
+    doc = asyncio.run(main())
+    Path(doc.pop("_out")).write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(run())

@@ -14,8 +14,19 @@ from __future__ import annotations
 from typing import Final, Literal
 
 State = Literal[
-    "created", "dialing", "ringing", "answered", "human", "machine", "in_ivr",
-    "completed", "voicemail", "busy", "no_answer", "congestion", "failed",
+    "created",
+    "dialing",
+    "ringing",
+    "answered",
+    "human",
+    "machine",
+    "in_ivr",
+    "completed",
+    "voicemail",
+    "busy",
+    "no_answer",
+    "congestion",
+    "failed",
 ]
 
 _FAILURES: Final = ("busy", "no_answer", "congestion", "failed")
