@@ -1,11 +1,13 @@
 """Originate throughput and controller overhead through the real PBX, trunk and carrier simulator.
 
-Steps up the offered call rate (calls/s); at each step dials a batch of simulated debtors who answer,
-say hello, stay 3 s and hang up (the IVR runs meanwhile). Reports, per step: the achieved originate
-rate, failed attempts, and CPU seconds used by each process (controller, PBX, carrier, PostgreSQL),
-so the saturating process is named. Also the controller's per-ARI-event latency: websocket receipt
--> handler start (queueing in the controller) and -> handler end (including the awaited ARI REST
-calls the handler makes). Prints one JSON document and writes it to bench/results/originate.json.
+Steps up the offered call rate (calls/s); at each step dials a batch of simulated debtors who
+answer, say hello, stay 3 s and hang up (the IVR runs meanwhile). The load debtors share one name
+and balance, so their prompts are rendered once; per-account TTS cost is reported separately.
+Reports, per step: the achieved originate rate, failed attempts, AMI events per call, and CPU
+seconds used by each process (controller, PBX, carrier, PostgreSQL), so the saturating process is
+named. Also the controller's per-ARI-event latency: websocket receipt -> handler start (queueing
+in the controller) and -> handler end (including the awaited ARI REST calls the handler makes).
+Prints one JSON document and writes it to bench/results/originate.json.
 
     .venv/bin/python bench/originate.py [--rates 5,10,20,30] [--seconds 8]
 """
@@ -75,7 +77,7 @@ def pct(values: list[float], q: float) -> float:
 def csv_rows(n: int, offset: int) -> str:
     head = "external_id,account_ref,full_name,phone,balance,principal,due_date,timezone\n"
     rows = [
-        f"L-{offset + i},LOAD-{offset + i},Load Debtor {offset + i},+1415556{offset + i:04d},100.00,100.00,"
+        f"L-{offset + i},LOAD-{offset + i},Load Debtor,+1415556{offset + i:04d},100.00,100.00,"
         "2026-10-01,America/Los_Angeles"
         for i in range(n)
     ]
@@ -98,11 +100,18 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
         prep_ms = (time.monotonic() - tp) * 1000 / max(1, len(targets))
         pg = _running_info(var / "pg")
         procs = {**pids, "controller": os.getpid(), "postgres": pg.pid if pg else 0}
+        ami_events = [0]
+
+        def count(_msg: dict[str, str]) -> None:
+            ami_events[0] += 1
+
+        unsubscribe = rt.ami.subscribe("*", count)
         cpu0 = {k: tree_cpu(v) for k, v in procs.items()}
         t0 = time.monotonic()
         results = await dial_targets(rt, f"bench-{cps}", targets)
         wall = time.monotonic() - t0
         cpu = {k: round(tree_cpu(v) - cpu0[k], 2) for k, v in procs.items()}
+        unsubscribe()
         sent = await rt.pool.fetch(
             "SELECT t.at FROM attempt_transitions t JOIN attempts a ON a.id = t.attempt_id"
             " JOIN campaigns c ON c.id = a.campaign_id"
@@ -126,6 +135,8 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
         "cpu_s": cpu,
         "cpu_share_of_2_cores": {k: round(v / (wall * 2), 3) for k, v in cpu.items()},
         "ari_events": len(overhead),
+        "ami_events_per_call": round(ami_events[0] / max(1, n), 1),
+        "controller_cpu_ms_per_call": round(cpu["controller"] * 1000 / max(1, n), 1),
         "dispatch_ms": {"p50": round(pct(overhead, 0.5), 3), "p95": round(pct(overhead, 0.95), 3)},
         "handler_ms": {"p50": round(pct(handler, 0.5), 3), "p95": round(pct(handler, 0.95), 3)},
     }

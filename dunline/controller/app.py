@@ -20,15 +20,13 @@ import asyncpg
 import yaml
 
 from dunline.ari_handlers.client import AriClient
-from dunline.ari_handlers.client import AriSettings as AriClientSettings
 from dunline.ari_handlers.dispatch import ChannelDispatcher
 from dunline.ari_handlers.events import AriEvents
 from dunline.ari_handlers.router import CallRouter
 from dunline.config.loader import cache_dir
 from dunline.config.schema import Settings
-from dunline.controller import asterisk
+from dunline.controller import asterisk, wiring
 from dunline.dialer.ami import Ami
-from dunline.dialer.ami import AmiSettings as AmiClientSettings
 from dunline.dialer.runner import AttemptSummary, Dialer, DialTarget
 from dunline.ivr import engine, prompts
 from dunline.ivr.flow import Flow, parse_flow
@@ -101,30 +99,13 @@ class Controller:
             pool, _where = await open_database(s)
             self.stack.push_async_callback(pool.close)
             self.started["database"] = time.monotonic() - t0
-            a = s.asterisk
-            ami = Ami(
-                AmiClientSettings(
-                    host="127.0.0.1",
-                    port=a.pbx.ami_port,
-                    username=a.ami.username,
-                    secret=a.ami.secret.get_secret_value() if a.ami.secret else "",
-                    action_timeout=a.ami.action_timeout_s,
-                    ping_interval=a.ami.ping_interval_s,
-                    events="call,user,system",
-                )
-            )
+            ami = Ami(wiring.ami_settings(s))
             await ami.connect()
             self.stack.push_async_callback(ami.close)
-            ari_settings = AriClientSettings(
-                base_url=f"http://127.0.0.1:{a.pbx.http_port}",
-                username=a.ari.username,
-                password=a.ari.password.get_secret_value() if a.ari.password else "",
-                app=a.ari.app,
-                request_timeout=a.ari.request_timeout_s,
-            )
+            ari_settings = wiring.ari_settings(s)
             ari = AriClient(ari_settings)
             self.stack.push_async_callback(ari.close)
-            dialer = Dialer(pool, ami, s)
+            dialer = Dialer(pool, ami, s, hangup=ari.hangup)
             self.stack.callback(dialer.close)
             flow = load_flow()
             opts = engine.Options(digit_timeout_s=s.ivr.digit_timeout_s, max_retries=s.ivr.max_retries)

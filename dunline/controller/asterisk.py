@@ -24,7 +24,6 @@ from typing import Any
 import aiohttp
 import jinja2
 
-from dunline.ari_handlers.client import AriSettings
 from dunline.config.loader import cache_dir
 from dunline.config.schema import InstancePorts, Settings
 from dunline.controller import carrier
@@ -313,7 +312,8 @@ async def _until(what: str, probe: Any, deadline: float, interval: float = 0.25)
 async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) -> dict[str, float]:
     """Wait until both control sockets answer, AMI logs in, the ARI websocket opens and every
     registering trunk shows Registered. Returns the seconds each took."""
-    from dunline.dialer.ami import Ami, AmiSettings
+    from dunline.controller import wiring
+    from dunline.dialer.ami import Ami
 
     a = settings.asterisk
     t0 = time.monotonic()
@@ -329,16 +329,7 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
     took["boot"] = time.monotonic() - t0
 
     async def ami_login() -> bool:
-        ami = Ami(
-            AmiSettings(
-                host="127.0.0.1",
-                port=a.pbx.ami_port,
-                username=a.ami.username,
-                secret=a.ami.secret.get_secret_value() if a.ami.secret else "",
-                connect_timeout=5.0,
-                reconnect=False,
-            )
-        )
+        ami = Ami(wiring.ami_settings(settings, connect_timeout=5.0, reconnect=False))
         try:
             await ami.connect()
             await ami.ping()
@@ -350,9 +341,7 @@ async def wait_ready(settings: Settings, pbx: Instance, carrier_inst: Instance) 
     took["ami"] = time.monotonic() - t0
 
     async def ari_ws() -> bool:
-        pw = a.ari.password.get_secret_value() if a.ari.password else ""
-        probe = AriSettings(base_url="", username=a.ari.username, password=pw, app="dunline-probe")
-        headers = probe.auth_headers
+        headers = wiring.ari_settings(settings, app="dunline-probe").auth_headers
         url = f"http://127.0.0.1:{a.pbx.http_port}/ari/events?app=dunline-probe"
         async with (
             aiohttp.ClientSession(headers=headers) as s,

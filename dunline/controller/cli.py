@@ -178,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """Failures of a service Dunline depends on: reported in one line, exit 1."""
+    from dunline.ari_handlers.client import AriError
+    from dunline.controller.asterisk import AsteriskError
+    from dunline.dialer.ami import AmiError
+    from dunline.store.db import StoreError
+
+    return (AsteriskError, AmiError, AriError, StoreError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -190,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     except loader.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except _service_errors() as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,12 +73,21 @@ def _cause(value: Any) -> int | None:
 
 class Dialer:
     def __init__(
-        self, pool: asyncpg.Pool, ami: Ami, settings: Settings, *, clock: Callable[[], datetime] = _now
+        self,
+        pool: asyncpg.Pool,
+        ami: Ami,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = _now,
+        hangup: Callable[[str], Awaitable[None]] | None = None,
+        max_call_s: float = MAX_CALL_S,
     ) -> None:
         self.pool = pool
         self.ami = ami
         self.settings = settings
         self.clock = clock
+        self.hangup = hangup
+        self.max_call_s = max_call_s
         self._queues: dict[str, asyncio.Queue[Fact]] = {}
         self._contexts: dict[str, CallContext] = {}
         self._outcomes: dict[str, str | None] = {}
@@ -213,46 +222,59 @@ class Dialer:
     async def _answered(
         self, attempt: uuid.UUID, state: str, facts: list[Fact], queue: asyncio.Queue[Fact]
     ) -> str:
-        backlog = list(facts)
-        ivr = False
-        done: Fact | None = None
-        async with asyncio.timeout(MAX_CALL_S):
-            while True:
-                fact = backlog.pop(0) if backlog else await queue.get()
-                if fact.kind == "amd" and state == "answered":
-                    status = str(fact.data.get("status"))
-                    fields = {"amd_status": status, "amd_cause": str(fact.data.get("cause"))}
-                    if status == "MACHINE":
-                        state = await self._move(attempt, state, "machine", fields, **fields)
-                    elif status in ("HUMAN", "NOTSURE"):
-                        state = await self._move(attempt, state, "human", fields, **fields)
-                    else:
-                        await store.set_fields(self.pool, attempt, **fields)
-                elif fact.kind == "stasis" and state in ("answered", "human"):
-                    if state == "answered":  # AMD event not seen (should not happen): treat as human
-                        state = await self._move(attempt, state, "human", {"amd": "missing"})
-                    state = await self._move(attempt, state, "in_ivr")
-                    ivr = True
-                elif fact.kind == "ivr_done":
-                    done = fact
-                elif fact.kind == "hangup":
-                    final = "voicemail" if state == "machine" else "completed"
-                    cause = fact.data.get("cause")
-                    state = await self._move(
-                        attempt,
-                        state,
-                        final,
-                        {"cause": cause},
-                        hangup_cause=cause,
-                        hangup_cause_text=fact.data.get("text"),
-                    )
-                    break
-        if ivr:
+        call = _Progress(state, list(facts))
+        try:
+            await asyncio.wait_for(self._until_hangup(attempt, call, queue), self.max_call_s)
+        except TimeoutError:
+            # a call that never ends (lost events, a stuck far end): hang it up and say so
+            log.warning("attempt %s: no hangup after %.0f s; hanging up", attempt, self.max_call_s)
+            if self.hangup is not None:
+                await self.hangup(str(attempt))
+            return await self._move(attempt, call.state, "failed", {"error": "max call duration exceeded"})
+        if call.ivr:
             # the IVR session ends on the ARI side: give it a moment, then keep what it said
-            done = done or await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
+            done = call.done or await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
             detail = dict(done.data) if done else {"outcome": None, "note": "IVR session did not close"}
             await store.attempt_event(self.pool, attempt, "call", "ivr.session", detail)
-        return state
+        return call.state
+
+    async def _until_hangup(self, attempt: uuid.UUID, call: _Progress, queue: asyncio.Queue[Fact]) -> None:
+        while True:
+            fact = call.backlog.pop(0) if call.backlog else await queue.get()
+            if fact.kind == "amd" and call.state == "answered":
+                status = str(fact.data.get("status"))
+                fields = {"amd_status": status, "amd_cause": str(fact.data.get("cause"))}
+                if status == "MACHINE":
+                    call.state = await self._move(attempt, call.state, "machine", fields, **fields)
+                elif status in ("HUMAN", "NOTSURE"):
+                    call.state = await self._move(attempt, call.state, "human", fields, **fields)
+                else:
+                    await store.set_fields(self.pool, attempt, **fields)
+            elif fact.kind == "stasis" and call.state in ("answered", "human"):
+                if call.state == "answered":  # AMD event not seen (should not happen): treat as human
+                    call.state = await self._move(attempt, call.state, "human", {"amd": "missing"})
+                call.state = await self._move(attempt, call.state, "in_ivr")
+                call.ivr = True
+            elif fact.kind == "ivr_done":
+                call.done = fact
+            elif fact.kind == "hangup":
+                final = "voicemail" if call.state == "machine" else "completed"
+                cause = fact.data.get("cause")
+                text = fact.data.get("text")
+                call.state = await self._move(
+                    attempt, call.state, final, {"cause": cause}, hangup_cause=cause, hangup_cause_text=text
+                )
+                return
+
+
+@dataclass
+class _Progress:
+    """An answered call as facts arrive: its state, whether the IVR ran, the IVR's closing fact."""
+
+    state: str
+    backlog: list[Fact]
+    ivr: bool = False
+    done: Fact | None = None
 
 
 def _drain(queue: asyncio.Queue[Fact]) -> list[Fact]:

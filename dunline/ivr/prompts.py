@@ -7,6 +7,7 @@ Asterisk plays them by absolute path (`sound:/dir/name`, no extension).
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Prompt:
     per_account: bool
 
 
+@functools.cache
 def load_catalog(lang: str = "en") -> dict[str, Prompt]:
     text = resources.files("dunline.config").joinpath(f"defaults/prompts.{lang}.yaml").read_text("utf-8")
     raw = yaml.safe_load(text) or {}

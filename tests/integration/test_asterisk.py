@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dunline.controller import asterisk
-from dunline.dialer.ami import Ami, AmiActionError, AmiSettings, AmiValueError
+from dunline.controller import asterisk, wiring
+from dunline.dialer.ami import Ami, AmiActionError, AmiValueError
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -54,17 +54,7 @@ def test_second_up_reuses_the_running_instances(stack: Stack) -> None:
 
 
 def _ami(stack: Stack) -> Ami:
-    a = stack.settings.asterisk
-    assert a.ami.secret is not None
-    return Ami(
-        AmiSettings(
-            host="127.0.0.1",
-            port=a.pbx.ami_port,
-            username=a.ami.username,
-            secret=a.ami.secret.get_secret_value(),
-            reconnect=False,
-        )
-    )
+    return Ami(wiring.ami_settings(stack.settings, reconnect=False))
 
 
 async def test_ami_user_has_least_privilege_and_injection_never_reaches_asterisk(stack: Stack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,3 +117,29 @@ async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(
 
     cong = calls["+14155550107"]
     assert (cong["state"], cong["result"], cong["hangup_cause"]) == ("congestion", "failed", 34)
+
+
+async def test_a_call_that_never_ends_is_hung_up_and_failed(stack: Stack, tmp_path: Path) -> None:
+    csv = tmp_path / "extra.csv"
+    csv.write_text(EXTRA, "utf-8")
+    async with Controller(stack.settings, start_asterisk=False) as rt:
+        await import_file(rt.pool, csv, upsert=True)
+        rt.dialer.max_call_s = 4.0  # the silent debtor's IVR needs ~15 s: the guard fires first
+        accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 == "+14155550110"]
+        (result,) = await run_campaign(rt, "guard", accounts)
+        assert (result.state, result.result) == ("failed", "failed")
+        row = await rt.pool.fetchrow(
+            "SELECT state, ended_at FROM attempts WHERE id = $1", uuid.UUID(result.attempt_id)
+        )
+        assert row["state"] == "failed" and row["ended_at"] is not None
+        detail = await rt.pool.fetchval(
+            "SELECT detail FROM attempt_transitions WHERE attempt_id = $1 AND to_state = 'failed'",
+            uuid.UUID(result.attempt_id),
+        )
+        assert detail["error"] == "max call duration exceeded"
+        for _ in range(40):  # the hangup was requested; the channel goes within moments
+            if result.attempt_id not in {c["id"] for c in await rt.ari.list_channels()}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the channel is still up after the guard hung it up")
