@@ -24,6 +24,7 @@ T-7,ACC-T7,Carl Congested,+14155550107,100.00,100.00,2026-10-01,en,America/Los_A
 T-8,ACC-T8,Wanda Wrong,+14155550108,200.00,200.00,2026-10-01,en,America/Los_Angeles,US
 T-9,ACC-T9,Steve Stop,+14155550109,300.00,300.00,2026-10-01,en,America/Los_Angeles,US
 T-10,ACC-T10,Sam Silent,+14155550110,400.00,400.00,2026-10-01,en,America/Los_Angeles,US
+T-11,ACC-T11,Vera Voice,+14155550111,500.00,500.00,2026-10-01,en,America/Los_Angeles,US
 """
 
 DISCLOSING = {"mini_miranda", "balance", "menu", "menu_reprompt"}
@@ -100,7 +101,8 @@ async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(
 ) -> None:
     csv = tmp_path / "extra.csv"
     csv.write_text(EXTRA, "utf-8")
-    calls = await _dial(stack, ("+14155550107", "+14155550108", "+14155550109", "+14155550110"), csv)
+    numbers = ("+14155550107", "+14155550108", "+14155550109", "+14155550110", "+14155550111")
+    calls = await _dial(stack, numbers, csv)
 
     wrong = calls["+14155550108"]
     assert wrong["outcomes"] == ["wrong_party"] and wrong["state"] == "completed"
@@ -114,6 +116,11 @@ async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(
     assert silent["outcomes"] == ["no_input"] and silent["ivr"]["verified"] is False
     assert silent["ivr"]["played"].count("rpc_reprompt") == 1  # max_retries=1 in the test config
     assert not DISCLOSING & set(silent["ivr"]["played"])
+
+    # a spoken answer is not a key press: the keypad-only flow never treats it as verification
+    voice = calls["+14155550111"]
+    assert voice["outcomes"] == ["no_input"] and voice["ivr"]["verified"] is False
+    assert voice["amd_status"] in ("HUMAN", "NOTSURE")
 
     cong = calls["+14155550107"]
     assert (cong["state"], cong["result"], cong["hangup_cause"]) == ("congestion", "failed", 34)
