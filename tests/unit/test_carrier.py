@@ -44,7 +44,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_table_parses() -> None:
     table = load_table(TABLE)
-    assert len(table) == 11
+    assert len(table) == 12
     assert table["+14155550101"] == Scenario("human_dtmf", "hello", ("1", "1"), (), 30.0, ("hello",))
     assert table["+14155550104"].kind == "busy"
     assert table["+14155550105"].kind == "no_answer"
@@ -54,6 +54,9 @@ def test_shipped_table_parses() -> None:
     assert table["+14155550107"].kind == "congestion"
     assert table["+14155550108"].digits == ("2",)
     assert table["+14155550110"].digits == ()
+    assert table["+14155550111"] == Scenario(
+        "human_speech", "hello", (), ("pay_friday",), 30.0, ("hello", "pay_friday")
+    )
     assert table["_+1415556XXXX"] == Scenario("human_hangup", "hello", (), (), 3.0, ("hello",))
     assert {s.kind for s in table.values()} <= set(KINDS)
 
@@ -67,7 +70,7 @@ def test_shipped_table_covers_every_menu_answer() -> None:
 def test_shipped_table_renders() -> None:
     text = render_dialplan(load_table(TABLE), SOUNDS)
     blocks = text.split("\n\n")
-    assert len(blocks) == 11
+    assert len(blocks) == 12
     assert all(b.splitlines()[-1] == " same => n,Hangup()" for b in blocks)
     assert "exten => +14155550104,1,NoOp(scenario busy)" in text
     assert "exten => _+1415556XXXX,1,NoOp(scenario human_hangup)" in text
