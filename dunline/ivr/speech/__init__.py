@@ -1,0 +1,1 @@
+"""Speech: voice-activity endpointing, ASR (faster-whisper), intents and slots."""
