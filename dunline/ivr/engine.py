@@ -43,7 +43,27 @@ class Hangup:
     pass
 
 
-Event = Start | PlaybackDone | Digit | Timeout | Hangup
+@dataclass(frozen=True)
+class SpeechStart:
+    """The caller started talking (voice-activity onset): barge-in, and the silence timer stops."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A recognised answer: the intent, its confidence, its slots as text ({"date": "2026-12-04"})."""
+
+    intent: str
+    confidence: float
+    slots: tuple[tuple[str, str], ...] = ()
+    matched: str = ""
+
+
+@dataclass(frozen=True)
+class NoSpeech:
+    """The talk that started was not speech after all (a cough, a click): wait again."""
+
+
+Event = Start | PlaybackDone | Digit | Timeout | Hangup | SpeechStart | Speech | NoSpeech
 
 # ---- commands -------------------------------------------------------------------------------------
 
@@ -73,6 +93,8 @@ class Record:
     node: str
     verified: bool
     flag: str | None = None
+    slots: tuple[tuple[str, str], ...] = ()
+    by: str = "dtmf"  # "dtmf" or "speech:<matched>": how the answer was given
 
 
 @dataclass(frozen=True)
@@ -100,12 +122,16 @@ class State:
     playback: str | None = None
     timer: str | None = None
     outcome: str | None = None
+    speech_failures: int = 0  # in this node: 1 -> reprompt, 2 -> keypad only
+    dtmf_only: bool = False
+    pending: Record | None = None  # an outcome held for confirmation (read back to the caller)
 
 
 @dataclass(frozen=True)
 class Options:
     digit_timeout_s: float = 6.0
     max_retries: int = 2
+    min_confidence: float = 0.6
 
 
 def _play(state: State, node: Node, prompts: tuple[str, ...]) -> tuple[State, list[Command]]:
@@ -118,18 +144,34 @@ def _play(state: State, node: Node, prompts: tuple[str, ...]) -> tuple[State, li
 
 def _enter(flow: Flow, state: State, node_id: str, opts: Options) -> tuple[State, list[Command]]:
     node = flow.node(node_id)
-    state = replace(state, retries=0)
+    state = replace(state, retries=0, speech_failures=0, dtmf_only=False)
     return _play(state, node, node.prompts)
 
 
-def _follow(flow: Flow, state: State, node: Node, edge: Edge, opts: Options) -> tuple[State, list[Command]]:
+def _follow(
+    flow: Flow,
+    state: State,
+    node: Node,
+    edge: Edge,
+    opts: Options,
+    speech: Speech | None = None,
+) -> tuple[State, list[Command]]:
     cmds: list[Command] = []
     if edge.verify and not state.verified:
         state = replace(state, verified=True)
         cmds.append(Verified(node.id))
-    if edge.outcome:
-        state = replace(state, outcome=edge.outcome)
-        cmds.append(Record(edge.outcome, node.id, state.verified, edge.flag))
+    by = f"speech:{speech.matched}" if speech else "dtmf"
+    slots = speech.slots if speech else ()
+    if edge.confirm and edge.outcome:
+        held = Record(edge.outcome, node.id, state.verified, edge.flag, slots, by)
+        state = replace(state, pending=held)
+    elif edge.commit and state.pending is not None:
+        held = replace(state.pending, verified=state.verified)
+        state = replace(state, outcome=held.outcome, pending=None)
+        cmds.append(held)
+    elif edge.outcome:
+        state = replace(state, outcome=edge.outcome, pending=None)
+        cmds.append(Record(edge.outcome, node.id, state.verified, edge.flag, slots, by))
     state, more = _enter(flow, state, edge.next, opts)
     return state, cmds + more
 
@@ -191,6 +233,20 @@ def step(flow: Flow, state: State, event: Event, opts: Options | None = None) ->
         if event.timer_id != state.timer or state.phase != "waiting":
             return state, []
         return _retry(flow, replace(state, timer=None), node, opts)
+    if isinstance(event, SpeechStart):
+        if not node.ask or state.dtmf_only:
+            return state, []
+        cmds0: list[Command] = (
+            [StopPlayback(state.playback)] if state.phase == "playing" and state.playback else []
+        )
+        return replace(state, playback=None, timer=None, phase="waiting"), cmds0
+    if isinstance(event, Speech):
+        return _speech(flow, state, node, event, opts)
+    if isinstance(event, NoSpeech):
+        if not node.ask or state.phase != "waiting" or state.timer is not None:
+            return state, []
+        seq = state.seq + 1
+        return replace(state, seq=seq, timer=f"t{seq}"), [StartTimer(f"t{seq}", opts.digit_timeout_s)]
     # a digit
     if not node.ask:
         return state, []  # not a question: the key is ignored
@@ -200,3 +256,28 @@ def step(flow: Flow, state: State, event: Event, opts: Options | None = None) ->
     state = replace(state, playback=None, timer=None)
     state, more = _answer(flow, state, node, event.digit, opts)
     return state, cmds + more
+
+
+def _speech(flow: Flow, state: State, node: Node, ev: Speech, opts: Options) -> tuple[State, list[Command]]:
+    """A spoken answer to the current question: a global intent (cease, attorney, ...) wins, then the
+    node's own intents; a miss or low confidence reprompts once, then the node goes keypad-only."""
+    if not node.ask or state.dtmf_only:
+        return state, []
+    cmds: list[Command] = (
+        [StopPlayback(state.playback)] if state.phase == "playing" and state.playback else []
+    )
+    state = replace(state, playback=None, timer=None)
+    if ev.confidence >= opts.min_confidence:
+        edge = (flow.global_intents or {}).get(ev.intent) or (node.intents or {}).get(ev.intent)
+        if edge is not None:
+            state, more = _follow(flow, state, node, edge, opts, ev)
+            return state, cmds + more
+    failures = state.speech_failures + 1
+    if failures >= 2 and node.dtmf_fallback:
+        new, more = _play(state, node, node.dtmf_fallback)
+        return replace(new, speech_failures=failures, dtmf_only=True), cmds + more
+    if failures >= 2:
+        new, more = _retry(flow, state, node, opts)
+        return replace(new, speech_failures=failures), cmds + more
+    new, more = _play(state, node, node.reprompt or node.prompts)
+    return replace(new, speech_failures=failures), cmds + more

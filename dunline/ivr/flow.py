@@ -27,6 +27,8 @@ class Edge:
     outcome: str | None = None
     verify: bool = False
     flag: str | None = None
+    confirm: bool = False  # hold the outcome (and its slots) until a later `commit` edge
+    commit: bool = False  # record the outcome held by a `confirm` edge
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,14 @@ class Node:
     next: str | None = None
     hangup: bool = False
     discloses_debt: bool = False
+    intents: Mapping[str, Edge] | None = None  # spoken answers (ask nodes): intent -> edge
+    dtmf_fallback: tuple[str, ...] = ()  # prompts once speech failed twice: keypad only from then on
 
     def edges(self) -> Iterable[Edge]:
         if self.digits:
             yield from self.digits.values()
+        if self.intents:
+            yield from self.intents.values()
         if self.no_input:
             yield self.no_input
         if self.next:
@@ -55,6 +61,7 @@ class Flow:
     id: str
     start: str
     nodes: Mapping[str, Node]
+    global_intents: Mapping[str, Edge] | None = None  # spoken at any question: cease, attorney, ...
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -63,10 +70,35 @@ class Flow:
 def _edge(where: str, raw: Any) -> Edge:
     if not isinstance(raw, Mapping) or "next" not in raw:
         raise FlowError(f"{where}: an edge needs `next`")
-    unknown = set(raw) - {"next", "outcome", "verify", "flag"}
+    unknown = set(raw) - {"next", "outcome", "verify", "flag", "confirm", "commit"}
     if unknown:
         raise FlowError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    return Edge(str(raw["next"]), raw.get("outcome"), bool(raw.get("verify", False)), raw.get("flag"))
+    edge = Edge(
+        str(raw["next"]),
+        raw.get("outcome"),
+        bool(raw.get("verify", False)),
+        raw.get("flag"),
+        bool(raw.get("confirm", False)),
+        bool(raw.get("commit", False)),
+    )
+    if edge.confirm and not edge.outcome:
+        raise FlowError(f"{where}: a `confirm` edge needs the `outcome` it holds")
+    if edge.commit and edge.outcome:
+        raise FlowError(f"{where}: a `commit` edge records the held outcome; it takes no `outcome`")
+    return edge
+
+
+def _intent_edges(where: str, raw: Any) -> dict[str, Edge]:
+    from dunline.ivr.speech.types import INTENTS
+
+    if not isinstance(raw, Mapping):
+        raise FlowError(f"{where}: `intents` must be a mapping of intent -> edge")
+    out = {}
+    for key, edge in raw.items():
+        if str(key) not in INTENTS:
+            raise FlowError(f"{where}: {key!r} is not an intent ({', '.join(INTENTS)})")
+        out[str(key)] = _edge(f"{where} intent {key}", edge)
+    return out
 
 
 def _node(node_id: str, raw: Any) -> Node:
@@ -74,6 +106,7 @@ def _node(node_id: str, raw: Any) -> Node:
     if not isinstance(raw, Mapping):
         raise FlowError(f"{where}: must be a mapping")
     known = {"play", "ask", "reprompt", "digits", "no_input", "next", "hangup", "discloses_debt"}
+    known |= {"intents", "dtmf_fallback"}
     unknown = set(raw) - known
     if unknown:
         raise FlowError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -109,6 +142,8 @@ def _node(node_id: str, raw: Any) -> Node:
         next=str(raw["next"]) if raw.get("next") else None,
         hangup=bool(raw.get("hangup", False)),
         discloses_debt=bool(raw.get("discloses_debt", False)),
+        intents=_intent_edges(where, raw["intents"]) if is_ask and raw.get("intents") else None,
+        dtmf_fallback=tuple(str(p) for p in raw.get("dtmf_fallback") or ()),
     )
 
 
@@ -126,7 +161,7 @@ def check_right_party_first(flow: Flow) -> None:
                 f"node {node_id!r} discloses debt details before right-party verification "
                 f"(path: {' -> '.join(path)})"
             )
-        for edge in node.edges():
+        for edge in (*node.edges(), *((flow.global_intents or {}).values() if node.ask else ())):
             state = (edge.next, verified or edge.verify)
             if state not in seen:
                 seen.add(state)
@@ -142,15 +177,21 @@ def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str]) -> Flow:
     if not isinstance(raw["nodes"], Mapping):
         raise FlowError("flow: `nodes` must map node ids to nodes")
     nodes = {str(k): _node(str(k), v) for k, v in raw["nodes"].items()}
-    flow = Flow(str(raw["id"]), str(raw["start"]), nodes)
+    globals_ = (
+        _intent_edges("flow global_intents", raw["global_intents"]) if raw.get("global_intents") else None
+    )
+    flow = Flow(str(raw["id"]), str(raw["start"]), nodes, globals_)
     if flow.start not in nodes:
         raise FlowError(f"flow {flow.id!r}: start node {flow.start!r} does not exist")
     known = set(prompt_ids)
+    for edge in (flow.global_intents or {}).values():
+        if edge.next not in nodes:
+            raise FlowError(f"global_intents: goes to unknown node {edge.next!r}")
     for node in nodes.values():
         for edge in node.edges():
             if edge.next not in nodes:
                 raise FlowError(f"node {node.id!r}: goes to unknown node {edge.next!r}")
-        for p in (*node.prompts, *node.reprompt):
+        for p in (*node.prompts, *node.reprompt, *node.dtmf_fallback):
             if p not in known:
                 raise FlowError(f"node {node.id!r}: unknown prompt {p!r}")
     check_right_party_first(flow)

@@ -8,11 +8,14 @@ Asterisk plays them by absolute path (`sound:/dir/name`, no extension).
 from __future__ import annotations
 
 import functools
+import shutil
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from dunline.ivr.tts import Renderer
 
 ACCOUNT_FIELDS = frozenset({"name", "amount", "days", "ref_last4"})
+CALL_FIELDS = frozenset({"promise_amount", "promise_date"})
 GLOBAL_FIELDS = frozenset({"company", "callback"})
 
 
@@ -35,6 +39,7 @@ class Prompt:
     id: str
     text: str
     per_account: bool
+    per_call: bool = False  # rendered during the call from what the caller said (a read-back)
 
 
 @functools.cache
@@ -50,15 +55,17 @@ def parse_catalog(raw: Mapping[str, Any]) -> dict[str, Prompt]:
         if not isinstance(spec, Mapping) or not str(spec.get("text", "")).strip():
             raise PromptError(f"prompt {pid!r}: needs a non-empty `text`")
         per_account = spec.get("scope") == "account"
+        per_call = spec.get("scope") == "call"
         try:
             # `f is not None`: an empty field ("{}") is a positional placeholder, not allowed either
             fields = {f for _, f, _, _ in string.Formatter().parse(str(spec["text"])) if f is not None}
         except ValueError as exc:
             raise PromptError(f"prompt {pid!r}: malformed placeholder: {exc}") from None
-        allowed = GLOBAL_FIELDS | (ACCOUNT_FIELDS if per_account else frozenset())
+        allowed = GLOBAL_FIELDS | (ACCOUNT_FIELDS if per_account or per_call else frozenset())
+        allowed |= CALL_FIELDS if per_call else frozenset()
         if fields - allowed:
             raise PromptError(f"prompt {pid!r}: unknown placeholder(s) {sorted(fields - allowed)}")
-        out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account)
+        out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account, per_call)
     return out
 
 
@@ -100,28 +107,60 @@ def render_static_prompts(settings: Settings, pbx: Instance, renderer: Renderer)
     from dunline.controller.asterisk import render_audio
 
     values = global_values(settings)
-    items = {p.id: ("en", fill(p, values)) for p in load_catalog("en").values() if not p.per_account}
+    catalog = load_catalog("en").values()
+    items = {p.id: ("en", fill(p, values)) for p in catalog if not (p.per_account or p.per_call)}
     render_audio(pbx, renderer, items)
+
+
+def _publish(pbx: Instance, src: Path) -> str:
+    """Copy a rendered file where the PBX reads it; returns its media URI."""
+    target = pbx.host / "sounds" / "acct" / src.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(target)
+    return f"sound:{pbx.inner}/sounds/acct/{target.stem}"
 
 
 def render_account_prompts(
     settings: Settings, pbx: Instance, renderer: Renderer, account_values: Mapping[str, str]
 ) -> dict[str, str]:
-    """Render this account's prompts; returns {prompt id: media uri} for every prompt of the catalog."""
-    import shutil
-
+    """Render this account's prompts; returns {prompt id: media uri} for the catalog's static and
+    account prompts (call prompts are rendered during the call by `render_call_prompt`)."""
     values = {**global_values(settings), **account_values}
-    sounds = pbx.inner + "/sounds"
     media = {}
     for p in load_catalog("en").values():
-        if not p.per_account:
-            media[p.id] = f"sound:{sounds}/{p.id}"
+        if p.per_call:
             continue
-        src = renderer.render(fill(p, values), "en")
-        target = pbx.host / "sounds" / "acct" / src.name
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, target.with_suffix(".tmp"))
-            target.with_suffix(".tmp").replace(target)
-        media[p.id] = f"sound:{sounds}/acct/{target.stem}"
+        if not p.per_account:
+            media[p.id] = f"sound:{pbx.inner}/sounds/{p.id}"
+            continue
+        media[p.id] = _publish(pbx, renderer.render(fill(p, values), "en"))
     return media
+
+
+def spoken_date(day: date) -> str:
+    """2026-12-04 -> 'Friday, December 4th'."""
+    n = day.day
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{day.strftime('%A')}, {day.strftime('%B')} {n}{suffix}"
+
+
+def call_values(slots: Mapping[str, str], currency: str = "USD") -> dict[str, str]:
+    """Slots of a spoken answer -> the words a read-back prompt uses."""
+    amount = slots.get("amount")
+    when = slots.get("date")
+    return {
+        "promise_amount": spoken_amount(Decimal(amount), currency) if amount else "the amount you said",
+        "promise_date": spoken_date(date.fromisoformat(when)) if when else "the day you said",
+    }
+
+
+def render_call_prompt(
+    settings: Settings, pbx: Instance, renderer: Renderer, prompt_id: str, values: Mapping[str, str]
+) -> str:
+    """Render one call-scoped prompt (a read-back) now; returns its media URI. CPU work: run it
+    off the event loop."""
+    prompt = load_catalog("en")[prompt_id]
+    return _publish(pbx, renderer.render(fill(prompt, {**global_values(settings), **values}), "en"))

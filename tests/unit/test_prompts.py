@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -14,10 +15,12 @@ from dunline.ivr.prompts import (
     ACCOUNT_FIELDS,
     Prompt,
     PromptError,
+    call_values,
     fill,
     load_catalog,
     parse_catalog,
     spoken_amount,
+    spoken_date,
     spoken_digits,
 )
 
@@ -184,6 +187,7 @@ def test_every_shipped_prompt_fills_with_sample_values() -> None:
         "amount": spoken_amount(Decimal("812.40")),
         "days": "45",
         "ref_last4": "1234",
+        **call_values({"amount": "200.00", "date": "2026-12-04"}),
     }
     for prompt in load_catalog("en").values():
         text = fill(prompt, values)
@@ -196,3 +200,18 @@ def test_spoken_amount_singular_and_negative() -> None:
     assert spoken_amount(Decimal("1.00"), "GBP") == "1 pound"
     with pytest.raises(PromptError):
         spoken_amount(Decimal("-812.40"))
+
+
+def test_call_values_speak_the_promise() -> None:
+    assert call_values({"amount": "200.00", "date": "2026-12-04"}) == {
+        "promise_amount": "200 dollars",
+        "promise_date": "Friday, December 4th",
+    }
+    assert spoken_date(date(2026, 12, 1)) == "Tuesday, December 1st"
+    assert spoken_date(date(2026, 12, 12)) == "Saturday, December 12th"
+    assert call_values({})["promise_amount"] == "the amount you said"
+
+
+def test_call_prompts_are_not_rendered_statically() -> None:
+    catalog = load_catalog("en")
+    assert catalog["promise_readback"].per_call and not catalog["promise_readback"].per_account

@@ -1,0 +1,142 @@
+"""The speech-first flow on the pure engine: spoken answers, global intents, confirmation, fallback."""
+
+from __future__ import annotations
+
+from dunline.controller.app import load_flow
+from dunline.ivr.engine import (
+    Command,
+    Digit,
+    HangupCall,
+    NoSpeech,
+    Options,
+    Play,
+    PlaybackDone,
+    Record,
+    Speech,
+    SpeechStart,
+    Start,
+    StartTimer,
+    State,
+    StopPlayback,
+    Verified,
+    step,
+)
+
+FLOW = load_flow("collect_speech")
+OPTS = Options(min_confidence=0.6)
+DISCLOSING = {"mini_miranda", "balance", "ask_when", "ask_when_reprompt", "promise_readback", "menu"}
+
+
+class Call:
+    def __init__(self) -> None:
+        self.state = State()
+        self.log: list[Command] = []
+
+    def feed(self, event: object) -> list[Command]:
+        self.state, cmds = step(FLOW, self.state, event, OPTS)  # type: ignore[arg-type]
+        self.log.extend(cmds)
+        return cmds
+
+    def finish_playback(self) -> list[Command]:
+        assert self.state.playback is not None
+        return self.feed(PlaybackDone(self.state.playback))
+
+    def played(self) -> list[str]:
+        return [p for c in self.log if isinstance(c, Play) for p in c.prompts]
+
+
+def at_question(call: Call, node: str) -> None:
+    call.feed(Start())
+    call.finish_playback()  # notice -> rpc question playing
+    if node == "rpc":
+        return
+    call.finish_playback()
+    call.feed(Speech("affirm", 0.95))  # verified -> disclosure
+    call.finish_playback()  # -> when
+
+
+def test_yes_by_voice_verifies_and_discloses() -> None:
+    call = Call()
+    at_question(call, "rpc")
+    cmds = call.feed(Speech("affirm", 0.9, matched="en:affirm:'yes'"))
+    assert isinstance(cmds[0], StopPlayback)  # the question was still playing: barge-in
+    assert Verified("rpc") in cmds
+    assert any(isinstance(c, Play) and c.prompts == ("mini_miranda", "balance") for c in cmds)
+
+
+def test_promise_is_held_read_back_and_recorded_only_when_confirmed() -> None:
+    call = Call()
+    at_question(call, "when")
+    slots = (("amount", "200.00"), ("date", "2026-12-04"))
+    cmds = call.feed(Speech("promise_to_pay", 0.9, slots, "en:promise_to_pay:'i can pay'"))
+    assert not any(isinstance(c, Record) for c in cmds)
+    assert any(isinstance(c, Play) and c.prompts == ("promise_readback",) for c in cmds)
+    assert call.state.pending is not None and call.state.pending.slots == slots
+    call.finish_playback()
+    cmds = call.feed(Speech("affirm", 0.9))
+    (rec,) = [c for c in cmds if isinstance(c, Record)]
+    assert (rec.outcome, rec.slots, rec.verified) == ("promise_to_pay", slots, True)
+    assert rec.by.startswith("speech:en:promise_to_pay")
+    call.finish_playback()
+    assert call.log[-1] == HangupCall()
+
+
+def test_a_denied_read_back_asks_again_and_records_nothing() -> None:
+    call = Call()
+    at_question(call, "when")
+    call.feed(Speech("promise_to_pay", 0.9, (("amount", "50.00"),)))
+    call.finish_playback()
+    cmds = call.feed(Digit("2"))
+    assert not any(isinstance(c, Record) for c in cmds)
+    assert any(isinstance(c, Play) and c.prompts == ("ask_when",) for c in cmds)
+
+
+def test_stop_calling_at_the_identity_question_sets_the_flag_without_disclosure() -> None:
+    call = Call()
+    at_question(call, "rpc")
+    cmds = call.feed(Speech("cease", 0.97))
+    assert Record("cease", "rpc", False, "cease", (), "speech:") in cmds
+    call.finish_playback()
+    assert call.log[-1] == HangupCall()
+    assert not DISCLOSING & set(call.played())
+
+
+def test_low_confidence_reprompts_once_then_falls_back_to_the_keypad() -> None:
+    call = Call()
+    at_question(call, "rpc")
+    call.finish_playback()
+    cmds = call.feed(Speech("affirm", 0.3))
+    assert [c.prompts for c in cmds if isinstance(c, Play)] == [("rpc_reprompt_speech",)]
+    call.finish_playback()
+    cmds = call.feed(Speech("unknown", 0.1))
+    assert [c.prompts for c in cmds if isinstance(c, Play)] == [("rpc_reprompt",)]
+    assert call.state.dtmf_only
+    assert call.feed(Speech("affirm", 0.99)) == []  # keypad only now
+    cmds = call.feed(Digit("1"))
+    assert Verified("rpc") in cmds
+
+
+def test_speech_start_barges_in_and_stops_the_timer_no_speech_restarts_it() -> None:
+    call = Call()
+    at_question(call, "rpc")
+    playing = call.state.playback
+    cmds = call.feed(SpeechStart())
+    assert cmds == [StopPlayback(playing)] and call.state.timer is None
+    cmds = call.feed(NoSpeech())
+    assert len(cmds) == 1 and isinstance(cmds[0], StartTimer) and call.state.timer == cmds[0].timer_id
+
+
+def test_speech_during_the_notice_is_ignored() -> None:
+    call = Call()
+    call.feed(Start())
+    assert call.feed(SpeechStart()) == []
+    assert call.feed(Speech("affirm", 0.99)) == []
+    assert not call.state.verified
+
+
+def test_hardship_by_voice_records_its_flag() -> None:
+    call = Call()
+    at_question(call, "when")
+    cmds = call.feed(Speech("hardship", 0.8))
+    (rec,) = [c for c in cmds if isinstance(c, Record)]
+    assert (rec.outcome, rec.flag) == ("hardship", "hardship")
