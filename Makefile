@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	bash scripts/setup-system.sh
 	bash scripts/provision-asterisk.sh >/dev/null
+	$(BIN)/dunline models install >/dev/null
 
 demo: setup
 	$(BIN)/dunline demo

@@ -9,11 +9,12 @@ connection) so no call is left waiting forever.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from dunline.ari_handlers.client import AriClient, AriError
-from dunline.ari_handlers.session import CallContext, IvrSession, RecordHook
+from dunline.ari_handlers.media import is_tap_channel
+from dunline.ari_handlers.session import CallContext, Ears, IvrSession, RecordHook
 from dunline.ivr import engine
 from dunline.ivr.flow import Flow
 
@@ -39,6 +40,7 @@ class CallRouter:
         registry: CallRegistry,
         on_record: RecordHook,
         feed: Callable[[dict[str, Any]], None],
+        ears_for: Callable[[str, CallContext], Awaitable[Ears | None]] | None = None,
     ) -> None:
         self.ari = ari
         self.flow = flow
@@ -46,10 +48,13 @@ class CallRouter:
         self.registry = registry
         self.on_record = on_record
         self.feed = feed
+        self.ears_for = ears_for
         self.sessions: dict[str, IvrSession] = {}
 
     async def handle(self, lane: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
+        if is_tap_channel(lane):
+            return  # our own snoop / external-media legs: managed by the call's AudioTap
         if kind == "StasisStart" and lane not in self.sessions and not await self._open(lane, event):
             return
         session = self.sessions.get(lane)
@@ -72,8 +77,14 @@ class CallRouter:
             except AriError as exc:
                 log.warning("hangup of unknown channel %s failed: %s", channel_id, exc)
             return False
+        ears = None
+        if self.ears_for is not None:
+            try:
+                ears = await self.ears_for(channel_id, ctx)
+            except (AriError, OSError) as exc:  # no ears: the call goes on with the keypad only
+                log.warning("attempt %s: audio tap failed, keypad only: %s", attempt_id, exc)
         self.sessions[channel_id] = IvrSession(
-            channel_id, ctx, self.flow, self.ari, self.feed, self.on_record, self.opts
+            channel_id, ctx, self.flow, self.ari, self.feed, self.on_record, self.opts, ears
         )
         self.registry.stasis_started(attempt_id)
         return True

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dunline.ari_handlers.client import AriClient, AriError
+from dunline.ari_handlers.listen import SPEECH_EVENT, Listener
+from dunline.ari_handlers.media import AudioTap
 from dunline.ivr import engine
 from dunline.ivr.flow import Flow
+from dunline.ivr.prompts import call_values
+from dunline.ivr.speech.endpoint import Discarded, SpeechStarted, UtteranceEnded
 
 log = logging.getLogger("dunline.ivr")
 
@@ -30,9 +34,21 @@ class CallContext:
     attempt_id: str
     account_ref: str
     media: Mapping[str, str]  # prompt id -> ARI media URI
+    lang: str = "en"
+    timezone: str = "UTC"
 
 
 RecordHook = Callable[[CallContext, engine.Record], Awaitable[None]]
+CallPromptRenderer = Callable[[str, Mapping[str, str]], Awaitable[str]]
+
+
+@dataclass
+class Ears:
+    """The speech side of a session (absent for keypad-only calls)."""
+
+    listener: Listener
+    tap: AudioTap
+    render_call_prompt: CallPromptRenderer
 
 
 class IvrSession:
@@ -45,6 +61,7 @@ class IvrSession:
         feed: Callable[[dict[str, Any]], None],
         on_record: RecordHook,
         opts: engine.Options,
+        ears: Ears | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.ctx = ctx
@@ -53,6 +70,7 @@ class IvrSession:
         self.feed = feed
         self.on_record = on_record
         self.opts = opts
+        self.ears = ears
         self.state = engine.State()
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.played: list[str] = []  # every prompt id started, in order: the call's audit of what was said
@@ -74,8 +92,29 @@ class IvrSession:
             return engine.Hangup()
         return None
 
+    def _listening(self) -> bool:
+        if self.state.phase not in ("playing", "waiting") or self.state.dtmf_only:
+            return False
+        return self.flow.node(self.state.node).ask
+
+    async def _speech_event(self, sev: Any) -> engine.Event | None:
+        if isinstance(sev, SpeechStarted):
+            return engine.SpeechStart()
+        if isinstance(sev, Discarded):
+            return engine.NoSpeech()
+        if isinstance(sev, UtteranceEnded) and self.ears is not None and self._listening():
+            try:
+                return await self.ears.listener.recognise(sev.audio)
+            except Exception:  # a broken recogniser must not leave the caller in silence
+                log.exception("attempt %s: speech recognition failed", self.ctx.attempt_id)
+                return engine.Speech("unknown", 0.0, (), "asr:error")
+        return None
+
     async def handle(self, event: Mapping[str, Any]) -> None:
-        ev = self.translate(event)
+        if event.get("type") == SPEECH_EVENT:
+            ev = await self._speech_event(event.get("speech"))
+        else:
+            ev = self.translate(event)
         if ev is None:
             return
         self.state, commands = engine.step(self.flow, self.state, ev, self.opts)
@@ -83,11 +122,13 @@ class IvrSession:
             await self._run(cmd)
         if self.state.phase == "done":
             self._finish()
+            if self.ears is not None:
+                await self.ears.tap.close()
 
     async def _run(self, cmd: engine.Command) -> None:
         try:
             if isinstance(cmd, engine.Play):
-                media = [self.ctx.media[p] for p in cmd.prompts]
+                media = [await self._media(p) for p in cmd.prompts]
                 self.played.extend(cmd.prompts)
                 await self.ari.play(
                     self.channel_id, media, playback_id=f"{self.channel_id}.{cmd.playback_id}"
@@ -108,6 +149,15 @@ class IvrSession:
         except AriError as exc:
             # the channel may be gone already: the Hangup event that follows ends the session
             log.warning("attempt %s: %s failed: %s", self.ctx.attempt_id, type(cmd).__name__, exc)
+
+    async def _media(self, prompt_id: str) -> str:
+        if prompt_id in self.ctx.media:
+            return self.ctx.media[prompt_id]
+        if self.ears is None:
+            raise KeyError(f"prompt {prompt_id!r} has no audio for this call")
+        held = self.state.pending
+        values = call_values(dict(held.slots) if held else {})
+        return await self.ears.render_call_prompt(prompt_id, values)
 
     def _start_timer(self, timer_id: str, seconds: float) -> None:
         loop = asyncio.get_running_loop()

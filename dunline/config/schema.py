@@ -152,8 +152,32 @@ class IvrSettings(_Frozen):
     digit_timeout_s: float = Field(default=6.0, gt=0, le=60)
     max_retries: int = Field(default=2, ge=0, le=5)
     voice: Literal["piper", "espeak"] = "piper"
+    flow: Literal["auto", "collect_dtmf", "collect_speech"] = Field(
+        default="auto", description="auto: collect_speech when speech.enabled, else collect_dtmf"
+    )
 
     _v_cb = field_validator("callback_number")(_check_e164)
+
+
+class SpeechSettings(_Frozen):
+    """Spoken answers: voice activity (webrtcvad) -> Whisper (faster-whisper) -> intents."""
+
+    enabled: bool = False
+    model_size: Literal["base", "small"] = "base"
+    model_dir: Path | None = Field(default=None, description="any CTranslate2 Whisper dir; unset = packaged")
+    workers: int = Field(default=1, ge=1, le=16)
+    cpu_threads: int = Field(default=2, ge=0, le=64)
+    end_silence_ms: int = Field(default=500, ge=200, le=3000)
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    rtp_port_first: int = Field(default=40000, ge=1024, le=65535)
+    rtp_port_last: int = Field(default=40999, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _ports(self) -> SpeechSettings:
+        if self.rtp_port_last < self.rtp_port_first:
+            raise ValueError("rtp_port_last must not be below rtp_port_first")
+        return self
 
 
 class Settings(_Frozen):
@@ -163,6 +187,7 @@ class Settings(_Frozen):
     trunks: tuple[TrunkSettings, ...] = (TrunkSettings(),)
     dialer: DialerSettings = DialerSettings()
     ivr: IvrSettings = IvrSettings()
+    speech: SpeechSettings = SpeechSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("trunks")

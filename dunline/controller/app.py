@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +24,7 @@ from dunline.ari_handlers.client import AriClient
 from dunline.ari_handlers.dispatch import ChannelDispatcher
 from dunline.ari_handlers.events import AriEvents
 from dunline.ari_handlers.router import CallRouter
+from dunline.ari_handlers.session import CallContext, Ears
 from dunline.config.loader import cache_dir
 from dunline.config.schema import Settings
 from dunline.controller import asterisk, wiring
@@ -30,6 +32,7 @@ from dunline.dialer.ami import Ami
 from dunline.dialer.runner import AttemptSummary, Dialer, DialTarget
 from dunline.ivr import engine, prompts
 from dunline.ivr.flow import Flow, parse_flow
+from dunline.ivr.speech.types import Lang
 from dunline.ivr.tts import Renderer
 from dunline.store import attempts as store
 from dunline.store.accounts import AccountView
@@ -38,6 +41,12 @@ from dunline.store.embedded import start_embedded
 from dunline.store.migrate import migrate
 
 log = logging.getLogger("dunline.controller")
+
+
+def flow_name(settings: Settings) -> str:
+    if settings.ivr.flow != "auto":
+        return settings.ivr.flow
+    return "collect_speech" if settings.speech.enabled else "collect_dtmf"
 
 
 def load_flow(name: str = "collect_dtmf") -> Flow:
@@ -107,10 +116,23 @@ class Controller:
             self.stack.push_async_callback(ari.close)
             dialer = Dialer(pool, ami, s, hangup=ari.hangup)
             self.stack.callback(dialer.close)
-            flow = load_flow()
-            opts = engine.Options(digit_timeout_s=s.ivr.digit_timeout_s, max_retries=s.ivr.max_retries)
+            flow = load_flow(flow_name(s))
+            opts = engine.Options(
+                digit_timeout_s=s.ivr.digit_timeout_s,
+                max_retries=s.ivr.max_retries,
+                min_confidence=s.speech.min_confidence,
+            )
             dispatcher_box: list[ChannelDispatcher] = []
-            router = CallRouter(ari, flow, opts, dialer, dialer.record, lambda ev: dispatcher_box[0].feed(ev))
+
+            def feed(event: dict[str, Any]) -> None:
+                dispatcher_box[0].feed(event)
+
+            ears_for = None
+            if s.speech.enabled:
+                ears = await speech_parts(s, ari, pbx, renderer, feed)
+                self.stack.callback(ears.close)
+                ears_for = ears.ears_for
+            router = CallRouter(ari, flow, opts, dialer, dialer.record, feed, ears_for)
             dispatcher = ChannelDispatcher(router.handle)
             dispatcher_box.append(dispatcher)
             await dispatcher.start()
@@ -136,6 +158,64 @@ class Controller:
         await self.stack.aclose()
 
 
+class SpeechParts:
+    """What every call's ears share: one recogniser (model loaded once) and the RTP port pool."""
+
+    def __init__(
+        self, s: Settings, ari: AriClient, pbx: asterisk.Instance, renderer: Renderer, feed: Any
+    ) -> None:
+        from dunline.ari_handlers.rtp import PortPool
+        from dunline.controller.models import model_dir
+
+        self.s, self.ari, self.pbx, self.renderer, self.feed = s, ari, pbx, renderer, feed
+        self.ports = PortPool(s.speech.rtp_port_first, s.speech.rtp_port_last)
+        self.model = s.speech.model_dir or model_dir(s.speech.model_size)
+        self.recogniser: Any = None
+
+    def load(self) -> None:
+        from dunline.ivr.speech.asr import Recogniser
+
+        self.recogniser = Recogniser(
+            self.model, workers=self.s.speech.workers, cpu_threads=self.s.speech.cpu_threads
+        )
+        self.recogniser.warm_up()
+
+    def close(self) -> None:
+        if self.recogniser is not None:
+            self.recogniser.close()
+
+    async def ears_for(self, channel_id: str, ctx: CallContext) -> Ears:
+        from zoneinfo import ZoneInfo
+
+        from dunline.ari_handlers.listen import Listener
+        from dunline.ari_handlers.media import AudioTap
+        from dunline.ivr.speech.endpoint import EndpointConfig, Endpointer, webrtc_gate
+
+        sp = self.s.speech
+        endpointer = Endpointer(
+            EndpointConfig(end_silence_ms=sp.end_silence_ms), webrtc_gate(sp.vad_aggressiveness)
+        )
+        lang: Lang = "zh" if ctx.lang == "zh" else "en"
+        listener = Listener(channel_id, self.feed, endpointer, self.recogniser, lang, ZoneInfo(ctx.timezone))
+        tap = AudioTap(self.ari, self.s.asterisk.ari.app, channel_id, self.ports, listener.on_frame)
+        await tap.open()
+
+        async def render(prompt_id: str, values: Mapping[str, str]) -> str:
+            return await asyncio.to_thread(
+                prompts.render_call_prompt, self.s, self.pbx, self.renderer, prompt_id, values
+            )
+
+        return Ears(listener, tap, render)
+
+
+async def speech_parts(
+    s: Settings, ari: AriClient, pbx: asterisk.Instance, renderer: Renderer, feed: Any
+) -> SpeechParts:
+    parts = await asyncio.to_thread(SpeechParts, s, ari, pbx, renderer, feed)
+    await asyncio.to_thread(parts.load)
+    return parts
+
+
 def account_values(acc: AccountView) -> dict[str, str]:
     ref = str(acc.account_ref)
     return {
@@ -155,7 +235,17 @@ async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[Dial
         media = await asyncio.to_thread(
             prompts.render_account_prompts, rt.settings, rt.pbx, rt.renderer, account_values(acc)
         )
-        targets.append(DialTarget(acc.account_id, acc.account_ref, acc.phone_id, acc.phone_e164, media))
+        targets.append(
+            DialTarget(
+                acc.account_id,
+                acc.account_ref,
+                acc.phone_id,
+                acc.phone_e164,
+                media,
+                acc.language,
+                acc.timezone or "UTC",
+            )
+        )
     return targets
 
 

@@ -40,6 +40,8 @@ class DialTarget:
     phone_id: int
     number: str
     media: Mapping[str, str]
+    lang: str = "en"
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class Dialer:
         self._push(attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified)
 
     async def record(self, ctx: CallContext, rec: engine.Record) -> None:
-        detail = {"node": rec.node, "verified": rec.verified}
+        detail = {"node": rec.node, "verified": rec.verified, "by": rec.by, "slots": dict(rec.slots)}
         await store.record_outcome(self.pool, uuid.UUID(ctx.attempt_id), rec.outcome, detail, rec.flag)
         self._outcomes[ctx.attempt_id] = rec.outcome
 
@@ -141,7 +143,7 @@ class Dialer:
         )
         aid = str(attempt)
         self._queues[aid] = asyncio.Queue()
-        self._contexts[aid] = CallContext(aid, target.account_ref, target.media)
+        self._contexts[aid] = CallContext(aid, target.account_ref, target.media, target.lang, target.timezone)
         try:
             state = await self._follow(attempt, target)
         finally:

@@ -1,0 +1,74 @@
+"""One call's ears: caller frames -> endpointer -> (in the call's lane) ASR -> intent -> engine event.
+
+`on_frame` runs for every 20 ms frame from the RTP receiver: it only feeds the endpointer (a few
+microseconds of webrtcvad) and posts the endpointer's events into the call's dispatcher lane, so
+voice events are ordered with the call's other events. `recognise` runs in the lane: Whisper in the
+recogniser's worker pool (off the loop), then the pure intent classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from dunline.ivr import engine
+from dunline.ivr.speech.asr import Recogniser
+from dunline.ivr.speech.endpoint import Endpointer
+from dunline.ivr.speech.types import Lang
+
+log = logging.getLogger("dunline.speech")
+
+SPEECH_EVENT = "DunlineSpeech"
+
+
+class Listener:
+    def __init__(
+        self,
+        channel_id: str,
+        feed: Callable[[dict[str, Any]], None],
+        endpointer: Endpointer,
+        recogniser: Recogniser,
+        lang: Lang,
+        tz: ZoneInfo,
+    ) -> None:
+        self.channel_id = channel_id
+        self.feed = feed
+        self.endpointer = endpointer
+        self.recogniser = recogniser
+        self.lang = lang
+        self.tz = tz
+        self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
+
+    def on_frame(self, frame: bytes) -> None:
+        for ev in self.endpointer.feed(frame):
+            self.feed({"type": SPEECH_EVENT, "channel": {"id": self.channel_id}, "speech": ev})
+
+    async def recognise(self, audio: bytes) -> engine.Speech:
+        started = time.perf_counter()
+        samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
+        result = await self.recogniser.transcribe(samples, self.lang)
+        if not result.text:
+            log.info("call %s: answer not recognised (%s)", self.channel_id, result.rejected)
+            self.turns.append({"asr_ms": result.asr_ms, "intent": None})
+            return engine.Speech("unknown", 0.0, (), f"asr:{result.rejected}")
+        from dunline.ivr.speech.intents import classify  # the lexicons load on first use
+
+        found = classify(result.text, self.lang, datetime.now(UTC), self.tz)
+        raw_slots = found.as_json()["slots"]
+        assert isinstance(raw_slots, dict)
+        slots = tuple((k, str(v)) for k, v in raw_slots.items() if v is not None)
+        self.turns.append(
+            {
+                "asr_ms": result.asr_ms,
+                "intent": found.intent,
+                "total_ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+        log.info("call %s: intent %s (%.2f)", self.channel_id, found.intent, found.confidence)
+        return engine.Speech(found.intent, found.confidence, slots, found.matched)

@@ -1,0 +1,142 @@
+"""Intent lexicons (packaged YAML) and text normalisation (pure besides reading package data).
+
+`load(lang)` reads `dunline.config/defaults/intents.<lang>.yaml` once and returns a `Lexicon`;
+`normalise(text, lex)` returns the tokens phrases are matched against: English words (lower case,
+punctuation gone, contractions expanded, fillers dropped, spoken numbers as digits), Mandarin characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from dunline.ivr.speech.numerals import read_number, tokens
+from dunline.ivr.speech.types import INTENTS, Lang
+
+NUM = "#"  # a phrase token that matches any number
+
+
+class LexiconError(ValueError):
+    """A lexicon file that does not describe the intents."""
+
+
+@dataclass(frozen=True)
+class IntentLex:
+    name: str
+    phrases: tuple[tuple[str, ...], ...]
+    patterns: tuple[re.Pattern[str], ...]
+    negatable: bool
+    slots: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    lang: Lang
+    priority: tuple[str, ...]
+    always_count: frozenset[str]
+    clause_breaks: tuple[str, ...]
+    fuzzy_threshold: float
+    fuzzy_min_chars: int
+    negation_window: int
+    negators: frozenset[str]
+    replacements: tuple[tuple[re.Pattern[str], str], ...]
+    contractions: dict[str, str]
+    fillers: tuple[str, ...]
+    intents: dict[str, IntentLex]
+
+    def join(self, toks: tuple[str, ...] | list[str]) -> str:
+        return "".join(toks) if self.lang == "zh" else " ".join(toks)
+
+
+def _phrase(p: object, lang: Lang) -> tuple[str, ...]:
+    if not isinstance(p, str):  # YAML 1.1 reads a bare no/yes/on as a boolean: quote it
+        raise LexiconError(f"intents.{lang}.yaml: phrase {p!r} is not a string")
+    return tuple(p) if lang == "zh" else tuple(p.split())
+
+
+@cache
+def load(lang: Lang) -> Lexicon:
+    raw = resources.files("dunline.config").joinpath(f"defaults/intents.{lang}.yaml").read_text("utf-8")
+    doc: dict[str, Any] = yaml.safe_load(raw)
+    intents: dict[str, IntentLex] = {}
+    for name, spec in doc["intents"].items():
+        if name not in INTENTS:
+            raise LexiconError(f"intents.{lang}.yaml: unknown intent {name!r}")
+        intents[name] = IntentLex(
+            name=name,
+            phrases=tuple(_phrase(p, lang) for p in spec.get("phrases", [])),
+            patterns=tuple(re.compile(p) for p in spec.get("patterns", [])),
+            negatable=bool(spec.get("negatable", False)),
+            slots=frozenset(spec.get("slots", [])),
+        )
+    priority = tuple(doc["priority"])
+    if set(priority) != set(intents) or set(priority) != set(INTENTS) - {"unknown"}:
+        raise LexiconError(f"intents.{lang}.yaml: priority must list every intent but unknown, once")
+    return Lexicon(
+        lang=lang,
+        priority=priority,
+        always_count=frozenset(doc.get("always_count", [])),
+        clause_breaks=tuple(doc.get("clause_breaks", [])),
+        fuzzy_threshold=float(doc["fuzzy"]["threshold"]),
+        fuzzy_min_chars=int(doc["fuzzy"]["min_chars"]),
+        negation_window=int(doc["negation_window"]),
+        negators=frozenset(doc["negators"]),
+        replacements=tuple(
+            (re.compile(re.escape(k) if lang == "zh" else rf"(?<![a-z']){re.escape(k)}(?![a-z'])"), str(v))
+            for k, v in doc["replacements"].items()
+        ),
+        contractions={str(k): str(v) for k, v in doc["contractions"].items()},
+        fillers=tuple(doc["fillers"]),
+        intents=intents,
+    )
+
+
+_ZH_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalise(text: str, lex: Lexicon) -> list[str]:
+    """The tokens intents are matched on (words for English, characters for Mandarin)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    for pat, repl in lex.replacements:
+        text = pat.sub(repl, text)
+    if lex.lang == "zh":
+        for f in lex.fillers:
+            text = text.replace(f, "")
+        return list(_ZH_DROP.sub("", text))
+    text = text.replace("’", "'")
+    words: list[str] = []
+    for tok in tokens(text):
+        if tok in lex.fillers:
+            continue
+        exp = lex.contractions.get(tok)
+        if exp is None and tok.endswith("'s"):
+            exp = tok[:-2]
+        words.extend((exp or tok.replace("'", "")).split())
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] == "$":
+            i += 1
+            continue
+        num = read_number(words, i) if words[i] != "a" or _spoken_a(words, i) else None
+        if num is None or (words[i] == "one" and num[1] == i + 1):  # "no one here": a pronoun
+            out.append(words[i])
+            i += 1
+            continue
+        value, end = num
+        out.append(str(int(value)) if value == int(value) else str(value))
+        if i and words[i - 1] == "$":
+            out.append("dollars")
+        i = end
+    return out
+
+
+def _spoken_a(words: list[str], i: int) -> bool:
+    """'a' starts a number only before hundred/thousand ('a thousand')."""
+    return i + 1 < len(words) and words[i + 1] in ("hundred", "thousand", "grand", "million")

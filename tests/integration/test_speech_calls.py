@@ -1,0 +1,69 @@
+"""Spoken answers through the real PBX: the carrier simulator speaks (piper audio), the audio tap
+(snoop + externalMedia RTP) feeds the endpointer and Whisper, and the outcome lands in the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dunline.controller.app import Controller, run_campaign
+from dunline.portfolio.report import import_file
+from dunline.store.accounts import list_dialable
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+CSV = """external_id,account_ref,full_name,phone,balance,principal,due_date,language,timezone,country
+S-21,ACC-S21,Paula Promise,+14155550121,900.00,900.00,2026-10-01,en,America/New_York,US
+S-22,ACC-S22,Cesar Cease,+14155550122,300.00,300.00,2026-10-01,en,America/New_York,US
+"""
+
+
+async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tmp_path: Path) -> None:
+    csv = tmp_path / "speech.csv"
+    csv.write_text(CSV, "utf-8")
+    settings = stack.settings.model_copy(
+        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
+    )
+    async with Controller(settings, start_asterisk=False) as rt:
+        await import_file(rt.pool, csv, upsert=True)
+        accounts = [
+            a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in ("+14155550121", "+14155550122")
+        ]
+        results = {r.number: r for r in await run_campaign(rt, "speech", accounts)}
+
+        promise = results["+14155550121"]
+        assert promise.outcome == "promise_to_pay", promise
+        row = await rt.pool.fetchrow(
+            "SELECT detail FROM outcomes WHERE attempt_id = $1", uuid.UUID(promise.attempt_id)
+        )
+        detail = row["detail"]
+        assert detail["by"].startswith("speech:")
+        assert detail["slots"]["amount"] == "200.00"
+        promised = date.fromisoformat(detail["slots"]["date"])
+        assert promised.weekday() == 4 and timedelta(0) < promised - date.today() <= timedelta(days=14)
+        session = await rt.pool.fetchval(
+            "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
+            uuid.UUID(promise.attempt_id),
+        )
+        assert session["verified"] is True
+        assert "promise_readback" in session["played"]
+
+        cease = results["+14155550122"]
+        assert cease.outcome == "cease"
+        flags = await rt.pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-S22'")
+        assert "cease" in flags
+        session = await rt.pool.fetchval(
+            "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
+            uuid.UUID(cease.attempt_id),
+        )
+        assert not {"mini_miranda", "balance"} & set(session["played"])
+        # every tap channel and port was released
+        channels = {c["id"] for c in await rt.ari.list_channels()}
+        assert not any(c.endswith(("-snoop", "-xm")) for c in channels)

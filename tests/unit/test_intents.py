@@ -1,0 +1,233 @@
+"""Intents: corpus accuracy (whole and held out), priority, negation, explanations, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dunline.controller.cli_speech import add_intent_command
+from dunline.ivr.speech.intents import classify
+from dunline.ivr.speech.lexicon import load
+from dunline.ivr.speech.types import INTENTS, Lang
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
+NOW = datetime(2026, 12, 1, 10, 0)
+NY = ZoneInfo("America/New_York")
+THRESHOLD = {"en": 0.95, "zh": 0.90}
+SLOT_THRESHOLD = 0.90
+HELD_OUT_THRESHOLD = {"en": 0.90, "zh": 0.85}
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    text: str
+    intent: str
+    slots: dict[str, str | None]
+
+    @property
+    def held_out(self) -> bool:  # every 5th line was written first and never tuned on
+        return self.index % 5 == 4
+
+
+def load_corpus(lang: Lang) -> tuple[datetime, ZoneInfo, list[Row]]:
+    now: datetime | None = None
+    tz: ZoneInfo | None = None
+    rows: list[Row] = []
+    for line in (FIXTURES / f"corpus_{lang}.tsv").read_text("utf-8").splitlines():
+        if line.startswith("#"):
+            if "now=" in line:
+                kv = dict(p.split("=", 1) for p in line[1:].split())
+                now, tz = datetime.fromisoformat(kv["now"]), ZoneInfo(kv["tz"])
+            continue
+        if not line.strip():
+            continue
+        text, intent, d, a, t = line.split("\t")
+        amount = f"{Decimal(a):.2f}" if a else None
+        rows.append(Row(len(rows), text, intent, {"date": d or None, "amount": amount, "time": t or None}))
+    assert now is not None and tz is not None
+    return now, tz, rows
+
+
+def evaluate(lang: Lang, rows: list[Row], now: datetime, tz: ZoneInfo) -> tuple[float, float, list[str]]:
+    ok = slot_ok = slot_n = 0
+    errors: list[str] = []
+    confusion: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        result = classify(row.text, lang, now, tz)
+        if result.intent == row.intent:
+            ok += 1
+        else:
+            confusion[(row.intent, result.intent)] += 1
+            errors.append(f"{row.text!r}: {row.intent} -> {result.intent} ({result.matched})")
+        if any(row.slots.values()):
+            slot_n += 1
+            got = result.as_json()["slots"]
+            if got == row.slots:
+                slot_ok += 1
+            else:
+                errors.append(f"{row.text!r}: slots {row.slots} -> {got}")
+    errors += [f"confusion {e} -> {g}: {n}" for (e, g), n in confusion.most_common()]
+    return ok / len(rows), slot_ok / max(1, slot_n), errors
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_corpus_accuracy(lang: Lang) -> None:
+    now, tz, rows = load_corpus(lang)
+    assert len(rows) >= {"en": 170, "zh": 110}[lang]
+    per_intent = Counter(r.intent for r in rows)
+    assert set(per_intent) == set(INTENTS)
+    assert min(per_intent.values()) >= {"en": 8, "zh": 5}[lang]
+    acc, slot_acc, errors = evaluate(lang, rows, now, tz)
+    held = [r for r in rows if r.held_out]
+    held_acc, held_slot_acc, held_errors = evaluate(lang, held, now, tz)
+    print(f"\n{lang}: {len(rows)} lines, intent {acc:.3f}, slots {slot_acc:.3f}")
+    print(f"{lang} held out: {len(held)} lines, intent {held_acc:.3f}, slots {held_slot_acc:.3f}")
+    print("\n".join(errors))
+    assert acc >= THRESHOLD[lang], "\n".join(errors)
+    assert slot_acc >= SLOT_THRESHOLD, "\n".join(errors)
+    assert held_acc >= HELD_OUT_THRESHOLD[lang], "\n".join(held_errors)
+
+
+def c(text: str, lang: Lang = "en") -> str:
+    return classify(text, lang, NOW, NY).intent
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "intent"),
+    [
+        ("I already paid, stop calling", "en", "cease"),
+        ("Stop calling, talk to my lawyer", "en", "attorney"),
+        ("That's not my debt, stop calling me", "en", "cease"),
+        ("I lost my job but I can pay 50 next week", "en", "promise_to_pay"),
+        ("I can pay 100 a month", "en", "payment_plan"),
+        ("No, I already paid it", "en", "already_paid"),
+        ("Yes, you have the wrong number", "en", "wrong_number"),
+        ("我已经还了，别再打了", "zh", "cease"),
+        ("不是我欠的，找我律师", "zh", "attorney"),
+        ("这不是我欠的", "zh", "dispute"),
+    ],
+)
+def test_priority(text: str, lang: Lang, intent: str) -> None:
+    assert c(text, lang) == intent
+
+
+def test_priority_documented_in_yaml_matches_module() -> None:
+    from dunline.ivr.speech import intents
+
+    order = load("en").priority
+    assert order == load("zh").priority
+    assert " > ".join(order) in " ".join((intents.__doc__ or "").split())
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "not_intent", "intent"),
+    [
+        ("I can't pay", "en", "promise_to_pay", "hardship"),
+        ("I won't pay", "en", "promise_to_pay", "refuse"),
+        ("not my number", "en", "dispute", "wrong_number"),
+        ("I don't have a lawyer", "en", "attorney", "unknown"),
+        ("I haven't paid it", "en", "already_paid", "unknown"),
+        ("I'm not sure", "en", "affirm", "unknown"),
+        ("Don't call me back", "en", "callback_later", "cease"),
+        ("我没有律师", "zh", "attorney", "unknown"),
+        ("我不会还的", "zh", "promise_to_pay", "refuse"),
+        ("不对", "zh", "affirm", "deny"),
+    ],
+)
+def test_negation(text: str, lang: Lang, not_intent: str, intent: str) -> None:
+    got = c(text, lang)
+    assert got != not_intent
+    assert got == intent
+
+
+def test_matched_explains_the_decision() -> None:
+    r = classify("Please stop calling me.", "en", NOW, NY)
+    assert (r.intent, r.matched) == ("cease", "en:cease:'stop calling'")
+    fuzzy = classify("You've got the long number.", "en", NOW, NY)
+    assert fuzzy.intent == "wrong_number" and fuzzy.matched.startswith("en:wrong_number:~'wrong number'")
+    zh = classify("别再打了", "zh", NOW, NY)
+    assert zh.matched.startswith("zh:cease:'别再打")
+    assert classify("I like turtles", "en", NOW, NY).matched == "en:unknown:no phrase matched"
+
+
+def test_confidence_ranges() -> None:
+    exact = classify("stop calling me", "en", NOW, NY)
+    fuzzy = classify("stop colling me", "en", NOW, NY)
+    nothing = classify("the dog is barking", "en", NOW, NY)
+    assert 0.95 <= exact.confidence <= 1.0
+    assert fuzzy.intent == "cease" and 0.6 <= fuzzy.confidence < 0.95
+    assert nothing.intent == "unknown" and nothing.confidence <= 0.2
+    assert classify("  ...  ", "en", NOW, NY).intent == "unknown"
+
+
+def test_slots_only_for_the_winning_intent() -> None:
+    r = classify("Yeah, I can pay $200 next Friday.", "en", NOW, NY)
+    assert r.as_json() == {
+        "intent": "promise_to_pay",
+        "confidence": r.as_json()["confidence"],
+        "slots": {"date": "2026-12-11", "amount": "200.00", "time": None},
+        "matched": "en:promise_to_pay:'i can pay'",
+    }
+    paid = classify("I paid it on the 20th", "en", NOW, NY)  # what was paid lies in the past
+    assert paid.slots.date is not None and paid.slots.date.isoformat() == "2026-11-20"
+    assert classify("Call me back tomorrow at 3 pm", "en", NOW, NY).slots.amount is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_intent_is_reachable(lang: Lang) -> None:
+    now, tz, rows = load_corpus(lang)
+    reached = {classify(r.text, lang, now, tz).intent for r in rows}
+    assert reached == set(INTENTS)
+
+
+def test_classify_is_deterministic_and_pure() -> None:
+    texts = ["I can pay two hundred next Friday", "stop coloring me", "下周五还两千"]
+    first = [classify(t, "zh" if t[0] > "~" else "en", NOW, NY) for t in texts]
+    assert first == [classify(t, "zh" if t[0] > "~" else "en", NOW, NY) for t in texts]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="dunline")
+    add_intent_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code = int(args.fn(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["intent", "--lang", "en", "Yeah, I can pay $200 next Friday.", "--json"]
+    code, out, _ = run_cli([*argv, "--now", "2026-12-01T10:00:00", "--tz", "America/New_York"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and list(doc) == ["intent", "confidence", "slots", "matched"]
+    assert list(doc["slots"]) == ["date", "amount", "time"]
+    assert doc["intent"] == "promise_to_pay" and isinstance(doc["confidence"], float)
+    assert doc["slots"] == {"date": "2026-12-11", "amount": "200.00", "time": None}
+    code, out, _ = run_cli(
+        ["intent", "--lang", "zh", "明天下午三点再打", "--json", "--now", "2026-12-01T10:00"], capsys
+    )
+    assert json.loads(out)["slots"] == {"date": "2026-12-02", "amount": None, "time": "15:00"}
+    code, out, _ = run_cli(["intent", "stop calling me"], capsys)
+    assert code == 0 and out.startswith("cease (0.9") and "matched en:cease:'stop calling'" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["intent", "yes", "--now", "yesterday-ish"],
+        ["intent", "yes", "--tz", "Mars/Olympus"],
+        ["intent", "   "],
+    ],
+)
+def test_cli_bad_input_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and err.startswith("error:")
