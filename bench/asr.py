@@ -7,7 +7,7 @@ once, audio_ms, the real-time factor, and where the time goes: the encoder pass 
 decoder), plus a decode capped at max_new_tokens=1 for comparison. Also the model load and warm-up time.
 Prints one JSON document and writes it to bench/results/asr.json.
 
-    .venv/bin/python bench/asr.py [--rounds 2]
+    .venv/bin/python bench/asr.py [--rounds 1]
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ async def run(model: Path, utterances: list[np.ndarray], workers: int, rounds: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     model = install_model("base")
     with tempfile.TemporaryDirectory() as tmp:

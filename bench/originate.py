@@ -18,22 +18,21 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
-import tempfile
-import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dunline.config import loader
 from dunline.controller import asterisk
 from dunline.controller.app import Controller, dial_targets, prepare_targets
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import _running_info, stop_embedded
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import fresh_var, machine, pct, settings_for, tree_cpu
 
 CONFIG = """
 asterisk:
@@ -43,35 +42,9 @@ trunks:
   - {name: carrier, host: 127.0.0.1, port: 5370, username: dunline, from_user: dunline,
      caller_id: "+14155550100", max_channels: 400, calls_per_second: %(cps)s}
 dialer: {max_concurrent_calls: 400, ring_timeout_s: 15}
+speech: {enabled: false}  # this benchmark measures the dialling path; bench/turns.py the speech path
 database: {pool_max: 20}
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU of a process and its children (PostgreSQL backends are children of the postmaster)."""
-    total = cpu_seconds(pid)
-    for child in (
-        Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        if Path(f"/proc/{pid}/task/{pid}/children").exists()
-        else []
-    ):
-        total += tree_cpu(int(child))
-    return total
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def csv_rows(n: int, offset: int) -> str:
@@ -85,9 +58,7 @@ def csv_rows(n: int, offset: int) -> str:
 
 
 async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[str, int]) -> dict[str, Any]:
-    cfg = var / f"bench-{cps}.yaml"
-    cfg.write_text(textwrap.dedent(CONFIG % {"cps": cps}))
-    settings = loader.load(cfg, environ={"DUNLINE_VAR_DIR": str(var), "HOME": str(Path.home())})
+    settings = settings_for(var, CONFIG % {"cps": cps}, f"bench-{cps}")
     n = max(1, int(cps * seconds))
     csv = var / f"load-{cps}.csv"
     csv.write_text(csv_rows(n, offset))
@@ -148,10 +119,8 @@ async def main() -> dict[str, Any]:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "originate.json"))
     args = ap.parse_args()
-    var = Path(tempfile.mkdtemp(prefix="dunline-bench-"))
-    cfg = var / "base.yaml"
-    cfg.write_text(textwrap.dedent(CONFIG % {"cps": 10}))
-    settings = loader.load(cfg, environ={"DUNLINE_VAR_DIR": str(var), "HOME": str(Path.home())})
+    var = fresh_var("dunline-bench-")
+    settings = settings_for(var, CONFIG % {"cps": 10}, "base")
     asterisk.down(settings)
     pbx, car, _ = await asterisk.up(settings)
     pids = {"pbx": asterisk.running_pid(pbx) or 0, "carrier": asterisk.running_pid(car) or 0}
@@ -169,11 +138,7 @@ async def main() -> dict[str, Any]:
     doc = {
         "benchmark": "originate",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "sustained_cps_without_failure": max((s["achieved_originate_cps"] or 0) for s in clean)
         if clean
         else 0,

@@ -19,7 +19,7 @@ import numpy as np
 
 from dunline.ivr import engine
 from dunline.ivr.speech.asr import Recogniser
-from dunline.ivr.speech.endpoint import Endpointer
+from dunline.ivr.speech.endpoint import Endpointer, UtteranceEnded
 from dunline.ivr.speech.types import Lang
 
 log = logging.getLogger("dunline.speech")
@@ -36,6 +36,7 @@ class Listener:
         recogniser: Recogniser,
         lang: Lang,
         tz: ZoneInfo,
+        time_limit_s: float = 5.0,
     ) -> None:
         self.channel_id = channel_id
         self.feed = feed
@@ -43,16 +44,26 @@ class Listener:
         self.recogniser = recogniser
         self.lang = lang
         self.tz = tz
+        self.time_limit_s = time_limit_s
         self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
+        self.speculative_hits = 0  # answers taken from a decode started at the first short pause
+        self.turn_ms: list[float] = []  # speech end -> reply playback started, per answered turn
 
     def on_frame(self, frame: bytes) -> None:
         for ev in self.endpointer.feed(frame):
-            self.feed({"type": SPEECH_EVENT, "channel": {"id": self.channel_id}, "speech": ev})
+            event: dict[str, Any] = {"type": SPEECH_EVENT, "channel": {"id": self.channel_id}, "speech": ev}
+            if isinstance(ev, UtteranceEnded):
+                # wall-clock end of the speech itself: now, less the trailing silence that ended it
+                trailing_ms = ev.at_ms - (ev.start_ms + ev.speech_ms)
+                event["speech_end"] = time.perf_counter() - trailing_ms / 1000
+            self.feed(event)
 
     async def recognise(self, audio: bytes) -> engine.Speech:
         started = time.perf_counter()
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
-        result = await self.recogniser.transcribe(samples, self.lang)
+        result = await self.recogniser.transcribe(
+            samples, self.lang, time_limit_s=self.time_limit_s, call_id=self.channel_id
+        )
         if not result.text:
             log.info("call %s: answer not recognised (%s)", self.channel_id, result.rejected)
             self.turns.append({"asr_ms": result.asr_ms, "intent": None})

@@ -20,7 +20,13 @@ from dunline.ari_handlers.media import AudioTap
 from dunline.ivr import engine
 from dunline.ivr.flow import Flow
 from dunline.ivr.prompts import call_values
-from dunline.ivr.speech.endpoint import Discarded, SpeechStarted, UtteranceEnded
+from dunline.ivr.speech.endpoint import (
+    Discarded,
+    SpeculativePause,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceEnded,
+)
 
 log = logging.getLogger("dunline.ivr")
 
@@ -71,6 +77,9 @@ class IvrSession:
         self.on_record = on_record
         self.opts = opts
         self.ears = ears
+        self._speculation: asyncio.Future[engine.Speech] | None = None
+        self._speech_end: float | None = None  # perf_counter() when the last answer's speech ended
+        self._reply: str | None = None  # the playback that answers it: its start closes the turn
         self.state = engine.State()
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.played: list[str] = []  # every prompt id started, in order: the call's audit of what was said
@@ -99,25 +108,61 @@ class IvrSession:
 
     async def _speech_event(self, sev: Any) -> engine.Event | None:
         if isinstance(sev, SpeechStarted):
+            self._drop_speculation()
             return engine.SpeechStart()
         if isinstance(sev, Discarded):
+            self._drop_speculation()
             return engine.NoSpeech()
+        if isinstance(sev, SpeechResumed):
+            self._drop_speculation()  # the caller went on talking: that guess was early
+            return None
+        if isinstance(sev, SpeculativePause) and self.ears is not None and self._listening():
+            # start decoding at the first short pause; if the pause becomes the end of the
+            # utterance (no speech in between), that result is the answer, ~300 ms sooner
+            self._speculation = asyncio.ensure_future(self.ears.listener.recognise(sev.audio))
+            return None
         if isinstance(sev, UtteranceEnded) and self.ears is not None and self._listening():
+            guess, self._speculation = self._speculation, None
             try:
+                if guess is not None:
+                    self.ears.listener.speculative_hits += 1
+                    return await guess
                 return await self.ears.listener.recognise(sev.audio)
             except Exception:  # a broken recogniser must not leave the caller in silence
                 log.exception("attempt %s: speech recognition failed", self.ctx.attempt_id)
                 return engine.Speech("unknown", 0.0, (), "asr:error")
         return None
 
+    def _drop_speculation(self) -> None:
+        guess, self._speculation = self._speculation, None
+        if guess is not None:
+            guess.cancel()  # the decode already running in the pool finishes; its result is dropped
+
+    def _turn_done(self, event: Mapping[str, Any]) -> None:
+        """Turn latency: the debtor's speech ended -> our reply starts playing (PlaybackStarted)."""
+        pid = str(event.get("playback", {}).get("id", ""))
+        if self.ears is None or self._speech_end is None or pid != f"{self.channel_id}.{self._reply}":
+            return
+        rx = event.get("_rx")
+        if isinstance(rx, float):
+            self.ears.listener.turn_ms.append((rx - self._speech_end) * 1000)
+        self._speech_end = self._reply = None
+
     async def handle(self, event: Mapping[str, Any]) -> None:
         if event.get("type") == SPEECH_EVENT:
             ev = await self._speech_event(event.get("speech"))
+            if isinstance(ev, engine.Speech) and isinstance(event.get("speech_end"), float):
+                self._speech_end = event["speech_end"]
+        elif event.get("type") == "PlaybackStarted":
+            self._turn_done(event)
+            return
         else:
             ev = self.translate(event)
         if ev is None:
             return
         self.state, commands = engine.step(self.flow, self.state, ev, self.opts)
+        if isinstance(ev, engine.Speech):
+            self._reply = next((c.playback_id for c in commands if isinstance(c, engine.Play)), None)
         for cmd in commands:
             await self._run(cmd)
         if self.state.phase == "done":
@@ -165,6 +210,7 @@ class IvrSession:
         self.timers[timer_id] = loop.call_later(seconds, self.feed, event)
 
     def _finish(self) -> None:
+        self._drop_speculation()
         for handle in self.timers.values():
             handle.cancel()
         self.timers.clear()

@@ -162,13 +162,16 @@ class IvrSettings(_Frozen):
 class SpeechSettings(_Frozen):
     """Spoken answers: voice activity (webrtcvad) -> Whisper (faster-whisper) -> intents."""
 
-    enabled: bool = False
+    enabled: bool = True
     model_size: Literal["base", "small"] = "base"
     model_dir: Path | None = Field(default=None, description="any CTranslate2 Whisper dir; unset = packaged")
     workers: int = Field(default=1, ge=1, le=16)
     cpu_threads: int = Field(default=2, ge=0, le=64)
     end_silence_ms: int = Field(default=500, ge=200, le=3000)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    asr_time_limit_s: float = Field(
+        default=5.0, gt=0, le=30, description="an answer not decoded by then is 'not understood'"
+    )
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
     rtp_port_first: int = Field(default=40000, ge=1024, le=65535)
     rtp_port_last: int = Field(default=40999, ge=1024, le=65535)

@@ -82,6 +82,7 @@ class Runtime:
     router: CallRouter
     pbx: asterisk.Instance
     renderer: Renderer
+    speech: SpeechParts | None = None
 
 
 class Controller:
@@ -128,10 +129,11 @@ class Controller:
                 dispatcher_box[0].feed(event)
 
             ears_for = None
+            parts = None
             if s.speech.enabled:
-                ears = await speech_parts(s, ari, pbx, renderer, feed)
-                self.stack.callback(ears.close)
-                ears_for = ears.ears_for
+                parts = await speech_parts(s, ari, pbx, renderer, feed)
+                self.stack.callback(parts.close)
+                ears_for = parts.ears_for
             router = CallRouter(ari, flow, opts, dialer, dialer.record, feed, ears_for)
             dispatcher = ChannelDispatcher(router.handle)
             dispatcher_box.append(dispatcher)
@@ -145,7 +147,7 @@ class Controller:
             self.stack.push_async_callback(events.close)
             await events.wait_connected(10.0)
             self.started["ready"] = time.monotonic() - t0
-            return Runtime(s, pool, ami, ari, dispatcher, events, dialer, router, pbx, renderer)
+            return Runtime(s, pool, ami, ari, dispatcher, events, dialer, router, pbx, renderer, parts)
         except BaseException:
             await self.stack.aclose()
             raise
@@ -171,6 +173,7 @@ class SpeechParts:
         self.ports = PortPool(s.speech.rtp_port_first, s.speech.rtp_port_last)
         self.model = s.speech.model_dir or model_dir(s.speech.model_size)
         self.recogniser: Any = None
+        self.listeners: list[Any] = []  # every call's Listener, for turn-latency benchmarks
 
     def load(self) -> None:
         from dunline.ivr.speech.asr import Recogniser
@@ -196,7 +199,17 @@ class SpeechParts:
             EndpointConfig(end_silence_ms=sp.end_silence_ms), webrtc_gate(sp.vad_aggressiveness)
         )
         lang: Lang = "zh" if ctx.lang == "zh" else "en"
-        listener = Listener(channel_id, self.feed, endpointer, self.recogniser, lang, ZoneInfo(ctx.timezone))
+        listener = Listener(
+            channel_id,
+            self.feed,
+            endpointer,
+            self.recogniser,
+            lang,
+            ZoneInfo(ctx.timezone),
+            sp.asr_time_limit_s,
+        )
+        self.listeners.append(listener)
+        del self.listeners[:-10000]
         tap = AudioTap(self.ari, self.s.asterisk.ari.app, channel_id, self.ports, listener.on_frame)
         await tap.open()
 

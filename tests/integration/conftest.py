@@ -30,6 +30,8 @@ trunks:
 ivr:
   digit_timeout_s: 3
   max_retries: 1
+speech:
+  enabled: false   # keypad flow here; test_speech_calls.py turns speech on
 """
 
 

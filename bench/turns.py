@@ -1,0 +1,128 @@
+"""Turn latency and concurrency of spoken answers through the real PBX.
+
+Simulated debtors (carrier pattern _+1415557XXXX) answer the speech-first flow by voice: "Yes,
+that's me." -> "Yeah, I can pay two hundred dollars next Friday." -> "Yes, that's right." (piper
+audio over the trunk). For each answer the controller measures the turn: from the end of the
+debtor's speech (the endpointer's last speech frame, in wall-clock time) to ARI's PlaybackStarted
+of our reply. That is where our reply leaves the PBX; the loopback hop to the debtor adds only
+the RTP packetisation (20 ms). Steps run C simultaneous calls (3 turns each) and report p50/p95,
+ASR time, speculative-decode hits and outcomes. Prints JSON; writes bench/results/turns.json.
+
+    .venv/bin/python bench/turns.py [--calls 1,5,10,20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dunline.controller import asterisk
+from dunline.controller.app import Controller, dial_targets, prepare_targets
+from dunline.portfolio.report import import_file
+from dunline.store.accounts import list_dialable
+from dunline.store.embedded import stop_embedded
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import fresh_var, machine, pct, settings_for
+
+CONFIG = """
+asterisk:
+  pbx:     {sip_port: 5460, rtp_start: 28000, rtp_end: 28999, ami_port: 5338, http_port: 8388}
+  carrier: {sip_port: 5470, rtp_start: 29000, rtp_end: 29999, ami_port: 5339, http_port: 8389}
+trunks:
+  - {name: carrier, host: 127.0.0.1, port: 5470, username: dunline, from_user: dunline,
+     caller_id: "+14155550100", max_channels: 100, calls_per_second: 20}
+dialer: {max_concurrent_calls: 100}
+speech: {enabled: true, workers: %(workers)s, cpu_threads: %(threads)s}
+"""
+
+
+def csv_rows(n: int, offset: int) -> str:
+    head = "external_id,account_ref,full_name,phone,balance,principal,due_date,timezone\n"
+    rows = [
+        f"V-{offset + i},TALK-{offset + i},Paula Promise,+1415557{offset + i:04d},900.00,900.00,"
+        "2026-10-01,America/New_York"
+        for i in range(n)
+    ]
+    return head + "\n".join(rows) + "\n"
+
+
+async def step(var: Path, calls: int, offset: int, workers: int, threads: int) -> dict[str, Any]:
+    settings = settings_for(var, CONFIG % {"workers": workers, "threads": threads}, f"turns-{calls}")
+    csv = var / f"talk-{calls}.csv"
+    csv.write_text(csv_rows(calls, offset))
+    async with Controller(settings, start_asterisk=False) as rt:
+        await import_file(rt.pool, csv, upsert=True)
+        numbers = {f"+1415557{offset + i:04d}" for i in range(calls)}
+        accounts = [a for a in await list_dialable(rt.pool, 100000) if a.phone_e164 in numbers]
+        targets = await prepare_targets(rt, accounts)
+        assert rt.speech is not None
+        rt.speech.listeners.clear()
+        results = await dial_targets(rt, f"turns-{calls}", targets)
+        turns = [t for lst in rt.speech.listeners for t in lst.turn_ms]
+        asr = [t["asr_ms"] for lst in rt.speech.listeners for t in lst.turns]
+        hits = sum(lst.speculative_hits for lst in rt.speech.listeners)
+    outcomes: dict[str, int] = {}
+    for r in results:
+        outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
+    return {
+        "simultaneous_calls": calls,
+        "turns": len(turns),
+        "turn_ms": {
+            "p50": round(pct(turns, 0.5)),
+            "p95": round(pct(turns, 0.95)),
+            "max": round(max(turns or [0])),
+        },
+        "asr_ms": {"p50": round(pct(asr, 0.5)), "p95": round(pct(asr, 0.95))},
+        "speculative_hits": hits,
+        "outcomes": outcomes,
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    var = fresh_var("dunline-turns-")
+    settings = settings_for(var, CONFIG % {"workers": args.workers, "threads": args.threads}, "base")
+    asterisk.down(settings)
+    await asterisk.up(settings)
+    steps = []
+    try:
+        offset = 0
+        for calls in [int(c) for c in args.calls.split(",")]:
+            steps.append(await step(var, calls, offset, args.workers, args.threads))
+            offset += calls
+            print(json.dumps(steps[-1]), file=sys.stderr)
+    finally:
+        asterisk.down(settings)
+        stop_embedded(var / "pg")
+    ok = [s for s in steps if s["turn_ms"]["p95"] <= 1500]
+    return {
+        "benchmark": "turns",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "asr": {"model": "whisper-base int8", "workers": args.workers, "cpu_threads": args.threads},
+        "single_call_turn_ms": steps[0]["turn_ms"] if steps else None,
+        "max_simultaneous_calls_with_p95_under_1500ms": max((s["simultaneous_calls"] for s in ok), default=0),
+        "steps": steps,
+    }
+
+
+def run() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", default="1,5,10,20")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "turns.json"))
+    args = ap.parse_args()
+    doc = asyncio.run(main(args))
+    print(json.dumps(doc, indent=2))
+    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
