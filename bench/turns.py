@@ -5,7 +5,8 @@ that's me." -> "Yeah, I can pay two hundred dollars next Friday." -> "Yes, that'
 audio over the trunk). For each answer the controller measures the turn: from the end of the
 debtor's speech (the endpointer's last speech frame, in wall-clock time) to ARI's PlaybackStarted
 of our reply. That is where our reply leaves the PBX; the loopback hop to the debtor adds only
-the RTP packetisation (20 ms). Steps run C simultaneous calls (3 turns each) and report p50/p95,
+the RTP packetisation (20 ms). Steps run C calls at a time (at least 10 calls, 3 turns each, so at
+least 30 turns a step) and report p50/p95,
 ASR time, speculative-decode hits and outcomes. Prints JSON; writes bench/results/turns.json.
 
     .venv/bin/python bench/turns.py [--calls 1,5,10,20]
@@ -37,7 +38,7 @@ asterisk:
 trunks:
   - {name: carrier, host: 127.0.0.1, port: 5470, username: dunline, from_user: dunline,
      caller_id: "+14155550100", max_channels: 100, calls_per_second: 20}
-dialer: {max_concurrent_calls: 100}
+dialer: {max_concurrent_calls: %(concurrent)s}
 speech: {enabled: true, workers: %(workers)s, cpu_threads: %(threads)s}
 """
 
@@ -52,8 +53,11 @@ def csv_rows(n: int, offset: int) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-async def step(var: Path, calls: int, offset: int, workers: int, threads: int) -> dict[str, Any]:
-    settings = settings_for(var, CONFIG % {"workers": workers, "threads": threads}, f"turns-{calls}")
+async def step(var: Path, concurrent: int, offset: int, workers: int, threads: int) -> dict[str, Any]:
+    """`concurrent` calls at a time, and at least 10 calls (30 turns) in all."""
+    calls = max(concurrent, 10)
+    values = {"workers": workers, "threads": threads, "concurrent": concurrent}
+    settings = settings_for(var, CONFIG % values, f"turns-{concurrent}")
     csv = var / f"talk-{calls}.csv"
     csv.write_text(csv_rows(calls, offset))
     async with Controller(settings, start_asterisk=False) as rt:
@@ -71,7 +75,8 @@ async def step(var: Path, calls: int, offset: int, workers: int, threads: int) -
     for r in results:
         outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
     return {
-        "simultaneous_calls": calls,
+        "simultaneous_calls": concurrent,
+        "calls": calls,
         "turns": len(turns),
         "turn_ms": {
             "p50": round(pct(turns, 0.5)),
@@ -86,7 +91,8 @@ async def step(var: Path, calls: int, offset: int, workers: int, threads: int) -
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     var = fresh_var("dunline-turns-")
-    settings = settings_for(var, CONFIG % {"workers": args.workers, "threads": args.threads}, "base")
+    values = {"workers": args.workers, "threads": args.threads, "concurrent": 1}
+    settings = settings_for(var, CONFIG % values, "base")
     asterisk.down(settings)
     await asterisk.up(settings)
     steps = []
@@ -94,7 +100,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         offset = 0
         for calls in [int(c) for c in args.calls.split(",")]:
             steps.append(await step(var, calls, offset, args.workers, args.threads))
-            offset += calls
+            offset += max(calls, 10)
             print(json.dumps(steps[-1]), file=sys.stderr)
     finally:
         asterisk.down(settings)

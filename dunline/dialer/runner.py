@@ -243,18 +243,22 @@ class Dialer:
     async def _until_hangup(self, attempt: uuid.UUID, call: _Progress, queue: asyncio.Queue[Fact]) -> None:
         while True:
             fact = call.backlog.pop(0) if call.backlog else await queue.get()
-            if fact.kind == "amd" and call.state == "answered":
+            if fact.kind == "amd":
                 status = str(fact.data.get("status"))
                 fields = {"amd_status": status, "amd_cause": str(fact.data.get("cause"))}
-                if status == "MACHINE":
+                if call.state != "answered":
+                    # ARI's StasisStart overtook AMI's UserEvent (two connections, no common order):
+                    # the call already went on as a human; keep the verdict on the attempt
+                    await store.set_fields(self.pool, attempt, **fields)
+                elif status == "MACHINE":
                     call.state = await self._move(attempt, call.state, "machine", fields, **fields)
                 elif status in ("HUMAN", "NOTSURE"):
                     call.state = await self._move(attempt, call.state, "human", fields, **fields)
                 else:
                     await store.set_fields(self.pool, attempt, **fields)
             elif fact.kind == "stasis" and call.state in ("answered", "human"):
-                if call.state == "answered":  # AMD event not seen (should not happen): treat as human
-                    call.state = await self._move(attempt, call.state, "human", {"amd": "missing"})
+                if call.state == "answered":  # Stasis is entered only after AMD said human/not sure
+                    call.state = await self._move(attempt, call.state, "human", {"amd": "via stasis"})
                 call.state = await self._move(attempt, call.state, "in_ivr")
                 call.ivr = True
             elif fact.kind == "ivr_done":
