@@ -231,3 +231,9 @@ def test_cli_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_bad_input_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(argv, capsys)
     assert code == 2 and out == "" and err.startswith("error:")
+
+
+def test_a_word_is_not_fuzzily_its_longer_relative() -> None:
+    # "month" must not match the payment-plan phrase "monthly" (seen on telephone-band speech)
+    assert c("I'll send the money at the end of the month.") == "promise_to_pay"
+    assert c("I can pay monthly.") == "payment_plan"

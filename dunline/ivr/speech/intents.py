@@ -117,6 +117,8 @@ def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, 
                 if score >= need and (best is None or score > best[0]):
                     if size == n and lex.lang == "en" and not _close_tokens(window, phrase):
                         continue
+                    if n == 1 and (phrase[0].startswith(window[0]) or window[0].startswith(phrase[0])):
+                        continue  # "month" is not "monthly", "pay" is not "payment": another word
                     if il.negatable and phrase[0] not in lex.negators and _negated(toks, i, lex):
                         continue
                     best = (score, i, i + size, text, lex.join(window))
