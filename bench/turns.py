@@ -37,7 +37,7 @@ asterisk:
   carrier: {sip_port: 5470, rtp_start: 29000, rtp_end: 29999, ami_port: 5339, http_port: 8389}
 trunks:
   - {name: carrier, host: 127.0.0.1, port: 5470, username: dunline, from_user: dunline,
-     caller_id: "+14155550100", max_channels: 100, calls_per_second: 20}
+     caller_id: "+14155550100", max_channels: 100, calls_per_second: %(cps)s}
 dialer: {max_concurrent_calls: %(concurrent)s}
 speech: {enabled: true, workers: %(workers)s, cpu_threads: %(threads)s}
 """
@@ -53,10 +53,18 @@ def csv_rows(n: int, offset: int) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-async def step(var: Path, concurrent: int, offset: int, workers: int, threads: int) -> dict[str, Any]:
-    """`concurrent` calls at a time, and at least 10 calls (30 turns) in all."""
-    calls = max(concurrent, 10)
-    values = {"workers": workers, "threads": threads, "concurrent": concurrent}
+CALL_S = 45.0  # one scripted call lasts about this long
+
+
+async def step(
+    var: Path, concurrent: int, offset: int, workers: int, threads: int, staggered: bool
+) -> dict[str, Any]:
+    """`concurrent` calls at a time, and at least 10 calls (30 turns) in all. Burst: all calls start
+    together, so every debtor speaks at the same moment (the worst case). Staggered: calls start
+    CALL_S/concurrent apart, so about `concurrent` are talking at any time, at random phases."""
+    calls = max(2 * concurrent if staggered else concurrent, 10)
+    cps = round(concurrent / CALL_S, 3) if staggered else 20
+    values = {"workers": workers, "threads": threads, "concurrent": concurrent, "cps": cps}
     settings = settings_for(var, CONFIG % values, f"turns-{concurrent}")
     csv = var / f"talk-{calls}.csv"
     csv.write_text(csv_rows(calls, offset))
@@ -76,6 +84,7 @@ async def step(var: Path, concurrent: int, offset: int, workers: int, threads: i
         outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
     return {
         "simultaneous_calls": concurrent,
+        "arrivals": "staggered" if staggered else "burst",
         "calls": calls,
         "turns": len(turns),
         "turn_ms": {
@@ -91,7 +100,7 @@ async def step(var: Path, concurrent: int, offset: int, workers: int, threads: i
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     var = fresh_var("dunline-turns-")
-    values = {"workers": args.workers, "threads": args.threads, "concurrent": 1}
+    values = {"workers": args.workers, "threads": args.threads, "concurrent": 1, "cps": 1}
     settings = settings_for(var, CONFIG % values, "base")
     asterisk.down(settings)
     await asterisk.up(settings)
@@ -99,8 +108,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         offset = 0
         for calls in [int(c) for c in args.calls.split(",")]:
-            steps.append(await step(var, calls, offset, args.workers, args.threads))
-            offset += max(calls, 10)
+            steps.append(await step(var, calls, offset, args.workers, args.threads, args.staggered))
+            offset += max(2 * calls, 10)
             print(json.dumps(steps[-1]), file=sys.stderr)
     finally:
         asterisk.down(settings)
@@ -122,6 +131,7 @@ def run() -> int:
     ap.add_argument("--calls", default="1,5,10,20")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--staggered", action="store_true", help="spread call starts (realistic load)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "turns.json"))
     args = ap.parse_args()
     doc = asyncio.run(main(args))
