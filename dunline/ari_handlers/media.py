@@ -10,15 +10,18 @@ call twice. The snoop and externalMedia channels enter our Stasis app too; their
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from dunline.ari_handlers.client import AriClient, AriError
+from dunline.ari_handlers.client import AriBadRequest, AriClient, AriError
 from dunline.ari_handlers.rtp import PortPool, RtpReceiver, open_receiver
 
 log = logging.getLogger("dunline.media")
 
 TAP_SUFFIXES = ("-snoop", "-xm")
+JOIN_TRIES = 20
+JOIN_WAIT_S = 0.05
 
 
 def is_tap_channel(channel_id: str) -> bool:
@@ -66,11 +69,23 @@ class AudioTap:
                 },
             )
             await self.ari.create_bridge(self.bridge_id, "mixing")
-            await self.ari.add_channel(self.bridge_id, self.snoop_id)
-            await self.ari.add_channel(self.bridge_id, self.xm_id)
+            await self._join(self.snoop_id)
+            await self._join(self.xm_id)
         except BaseException:
             await self.close()
             raise
+
+    async def _join(self, channel_id: str) -> None:
+        """Add a tap channel to the bridge. A new channel answers 422 "not in Stasis application"
+        until its StasisStart has been processed (seen under load): try again for up to ~1 s."""
+        for attempt in range(JOIN_TRIES):
+            try:
+                await self.ari.add_channel(self.bridge_id, channel_id)
+                return
+            except AriBadRequest:
+                if attempt == JOIN_TRIES - 1:
+                    raise
+                await asyncio.sleep(JOIN_WAIT_S)
 
     async def close(self) -> None:
         if self.closed:
