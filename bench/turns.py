@@ -120,7 +120,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "asr": {"model": "whisper-base int8", "workers": args.workers, "cpu_threads": args.threads},
-        "single_call_turn_ms": steps[0]["turn_ms"] if steps else None,
+        "first_step_turn_ms": steps[0]["turn_ms"] if steps else None,
         "max_simultaneous_calls_with_p95_under_1500ms": max((s["simultaneous_calls"] for s in ok), default=0),
         "steps": steps,
     }
