@@ -133,7 +133,6 @@ async def test_time_limit_drops_a_late_result(rec: Recogniser, calls: dict[str, 
 def test_cli_transcribe_json(
     tmp_path: Path, calls: dict[str, np.ndarray], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("dunline.ivr.speech.intents")
     from dunline.controller.cli_asr import add_asr_commands
 
     parser = argparse.ArgumentParser()
