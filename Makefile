@@ -35,8 +35,12 @@ integration: setup
 test: setup lint
 	$(BIN)/pytest tests -q -ra
 
-bench: setup
+bench: setup   # about 30 minutes on 2 cores; results with the machine in bench/results/
 	$(BIN)/python bench/originate.py
+	$(BIN)/python bench/asr.py
+	$(BIN)/python bench/speech_accuracy.py
+	$(BIN)/python bench/turns.py
+	$(BIN)/python bench/turns.py --staggered --calls 4,8,12 --out bench/results/turns_staggered.json
 
 down: $(STAMP)
 	$(BIN)/dunline asterisk down
