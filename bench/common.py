@@ -3,6 +3,7 @@ percentiles, machine facts."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import tempfile
@@ -50,3 +51,11 @@ def pct(values: list[float], q: float) -> float:
 
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+
+
+def report(doc: dict[str, Any], out: str | Path) -> int:
+    """Print the result and record it (with its machine) where the benchmark keeps results."""
+    text = json.dumps(doc, indent=2)
+    print(text)
+    Path(out).write_text(text + "\n")
+    return 0

@@ -29,10 +29,10 @@ from dunline.controller import asterisk
 from dunline.controller.app import Controller, dial_targets, prepare_targets
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
-from dunline.store.embedded import _running_info, stop_embedded
+from dunline.store.embedded import server_pid, stop_embedded
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import fresh_var, machine, pct, settings_for, tree_cpu
+from common import fresh_var, machine, pct, report, settings_for, tree_cpu
 
 CONFIG = """
 asterisk:
@@ -69,8 +69,7 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
         tp = time.monotonic()
         targets = await prepare_targets(rt, accounts)  # per-account TTS, before any call is placed
         prep_ms = (time.monotonic() - tp) * 1000 / max(1, len(targets))
-        pg = _running_info(var / "pg")
-        procs = {**pids, "controller": os.getpid(), "postgres": pg.pid if pg else 0}
+        procs = {**pids, "controller": os.getpid(), "postgres": server_pid(var / "pg") or 0}
         ami_events = [0]
 
         def count(_msg: dict[str, str]) -> None:
@@ -113,12 +112,7 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
     }
 
 
-async def main() -> dict[str, Any]:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rates", default="5,10,20,30")
-    ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "originate.json"))
-    args = ap.parse_args()
+async def main(args: argparse.Namespace) -> dict[str, Any]:
     var = fresh_var("dunline-bench-")
     settings = settings_for(var, CONFIG % {"cps": 10}, "base")
     asterisk.down(settings)
@@ -150,15 +144,16 @@ async def main() -> dict[str, Any]:
         "median_dispatch_ms": statistics.median(s["dispatch_ms"]["p50"] for s in steps) if steps else None,
         "steps": steps,
     }
-    out = {**doc, "_out": args.out}
-    print(json.dumps(doc, indent=2))
-    return out
+    return doc
 
 
 def run() -> int:
-    doc = asyncio.run(main())
-    Path(doc.pop("_out")).write_text(json.dumps(doc, indent=2) + "\n")
-    return 0
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="5,10,20,30")
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "originate.json"))
+    args = ap.parse_args()
+    return report(asyncio.run(main(args)), args.out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 from datetime import datetime
@@ -28,7 +27,7 @@ from dunline.ivr.speech.intents import classify
 from dunline.ivr.tts import Renderer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, pct
+from common import machine, pct, report
 
 CORPUS = Path(__file__).parents[1] / "tests" / "fixtures" / "speech" / "corpus_en.tsv"
 
@@ -96,10 +95,7 @@ def run() -> int:
     ap.add_argument("--all", action="store_true", help="the whole corpus, not only the held-out lines")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "speech_accuracy.json"))
     args = ap.parse_args()
-    doc = asyncio.run(main(args))
-    print(json.dumps(doc, indent=2))
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    return 0
+    return report(asyncio.run(main(args)), args.out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from dunline.store.accounts import list_dialable
 from dunline.store.embedded import stop_embedded
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import fresh_var, machine, pct, settings_for
+from common import fresh_var, machine, pct, report, settings_for
 
 CONFIG = """
 asterisk:
@@ -134,10 +134,7 @@ def run() -> int:
     ap.add_argument("--staggered", action="store_true", help="spread call starts (realistic load)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "turns.json"))
     args = ap.parse_args()
-    doc = asyncio.run(main(args))
-    print(json.dumps(doc, indent=2))
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
-    return 0
+    return report(asyncio.run(main(args)), args.out)
 
 
 if __name__ == "__main__":

@@ -369,15 +369,14 @@ async def up(
 ) -> tuple[Instance, Instance, dict[str, float]]:
     binary = await asyncio.to_thread(provision, settings)
     pbx, car = instances(settings, binary)
+    rend = renderer or Renderer(cache_dir() / "tts", voice=settings.ivr.voice)
     if running_pid(pbx) is None:
         render_pbx(settings, pbx)
     if running_pid(car) is None:
         render_carrier(settings, car)
-        rend = renderer or Renderer(cache_dir() / "tts", voice=settings.ivr.voice)
         await asyncio.to_thread(render_audio, car, rend, carrier_audio())
     from dunline.ivr.prompts import render_static_prompts
 
-    rend = renderer or Renderer(cache_dir() / "tts", voice=settings.ivr.voice)
     await asyncio.to_thread(render_static_prompts, settings, pbx, rend)
     start(car)
     start(pbx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -98,7 +99,7 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
         doc = {
             "ok": False,
             "imported": 0,
-            "errors": [e.__dict__ if hasattr(e, "__dict__") else str(e) for e in exc.errors],
+            "errors": [dataclasses.asdict(e) for e in exc.errors],  # row, column, value_masked, reason
         }
         _print(args, doc, f"{args.file}: nothing imported\n{format_errors(exc.errors)}")
         return EXIT_INPUT

@@ -18,7 +18,7 @@ from dunline.controller import asterisk
 from dunline.controller.app import Controller, run_campaign
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
-from dunline.store.embedded import _running_info, stop_embedded
+from dunline.store.embedded import server_pid, stop_embedded
 
 DEMO_NUMBERS = (
     "+14155550101",
@@ -41,7 +41,7 @@ def mask_number(number: str) -> str:
 async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
     t0 = time.monotonic()
     before = await asyncio.to_thread(asterisk.status, settings)
-    pg_before = _running_info(settings.var_dir / "pg") is not None
+    pg_before = server_pid(settings.var_dir / "pg") is not None
     try:
         async with Controller(settings) as rt:
             await import_file(

@@ -123,13 +123,19 @@ class Dialer:
         self._push(attempt_id, "stasis")
 
     def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None:
-        self._outcomes[attempt_id] = outcome
+        self._note_outcome(attempt_id, outcome)
         self._push(attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified)
 
     async def record(self, ctx: CallContext, rec: engine.Record) -> None:
         detail = {"node": rec.node, "verified": rec.verified, "by": rec.by, "slots": dict(rec.slots)}
         await store.record_outcome(self.pool, uuid.UUID(ctx.attempt_id), rec.outcome, detail, rec.flag)
-        self._outcomes[ctx.attempt_id] = rec.outcome
+        self._note_outcome(ctx.attempt_id, rec.outcome)
+
+    def _note_outcome(self, attempt_id: str, outcome: str | None) -> None:
+        # only while the attempt is followed: a session that ends after its attempt was finalised
+        # (the call-duration guard) must not leave an entry behind for the controller's lifetime
+        if attempt_id in self._queues:
+            self._outcomes[attempt_id] = outcome
 
     # ---- one attempt ------------------------------------------------------------------------------
     async def call(self, target: DialTarget, campaign_id: int | None) -> AttemptSummary:

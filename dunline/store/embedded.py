@@ -128,6 +128,12 @@ def _server_user(data_dir: Path) -> str | None:
     return None if owner == "root" else owner
 
 
+def server_pid(data_dir: Path) -> int | None:
+    """The postmaster's pid when a server is running on `data_dir`, else None."""
+    info = _running_info(Path(data_dir).expanduser().resolve())
+    return int(info.pid) if info is not None else None
+
+
 def stop_embedded(data_dir: Path, *, timeout: float = 30.0) -> bool:
     """Stop the server running on `data_dir` (even one started by another process).
 

@@ -62,6 +62,11 @@ async def test_import_reports_every_bad_row_and_stores_nothing(stack: Stack, tmp
     assert "row 2, column phone" in proc.stdout
     assert "row 3, column balance" in proc.stdout and "row 3, column due_date" in proc.stdout
     assert "+1415" not in proc.stdout  # numbers are masked in the report
+    proc = _cli(stack, "import", "accounts", str(bad), "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 2 and doc["ok"] is False and doc["imported"] == 0
+    assert {"row": 2, "column": "phone"}.items() <= doc["errors"][0].items()
+    assert doc["errors"][0]["value_masked"].endswith("1415") and "+1415" not in proc.stdout
     assert await _count(stack, "accounts") == before
 
 
