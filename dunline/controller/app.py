@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -93,22 +92,18 @@ class Controller:
         self.start_asterisk = start_asterisk
         self.stack = AsyncExitStack()
         self.tasks: asyncio.TaskGroup | None = None
-        self.started: dict[str, float] = {}
 
     async def __aenter__(self) -> Runtime:
         s = self.settings
-        t0 = time.monotonic()
         try:
             renderer = Renderer(cache_dir() / "tts", voice=s.ivr.voice)
             if self.start_asterisk:
-                pbx, _car, took = await asterisk.up(s, renderer=renderer)
-                self.started.update({f"asterisk_{k}": v for k, v in took.items()})
+                pbx, _car, _took = await asterisk.up(s, renderer=renderer)
             else:
                 binary = await asyncio.to_thread(asterisk.provision, s)
                 pbx = asterisk.instances(s, binary)[0]
             pool, _where = await open_database(s)
             self.stack.push_async_callback(pool.close)
-            self.started["database"] = time.monotonic() - t0
             ami = Ami(wiring.ami_settings(s))
             await ami.connect()
             self.stack.push_async_callback(ami.close)
@@ -146,7 +141,6 @@ class Controller:
             self.tasks.create_task(events.run(), name="ari-events")
             self.stack.push_async_callback(events.close)
             await events.wait_connected(10.0)
-            self.started["ready"] = time.monotonic() - t0
             return Runtime(s, pool, ami, ari, dispatcher, events, dialer, router, pbx, renderer, parts)
         except BaseException:
             await self.stack.aclose()

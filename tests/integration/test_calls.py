@@ -13,6 +13,7 @@ from dunline.controller.app import Controller, run_campaign
 from dunline.controller.demo import DEMO_NUMBERS, sample_portfolio
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
+from dunline.store.attempts import attempt_report
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -39,17 +40,8 @@ async def _dial(stack: Stack, numbers: tuple[str, ...], csv: Path | None = None)
         out: dict[str, dict[str, Any]] = {}
         for r in results:
             aid = uuid.UUID(r.attempt_id)
-            row = dict(await rt.pool.fetchrow("SELECT * FROM attempts WHERE id = $1", aid))
-            row["path"] = [
-                t["to_state"]
-                for t in await rt.pool.fetch(
-                    "SELECT to_state FROM attempt_transitions WHERE attempt_id = $1 ORDER BY seq", aid
-                )
-            ]
-            row["outcomes"] = [
-                o["outcome"]
-                for o in await rt.pool.fetch("SELECT outcome FROM outcomes WHERE attempt_id = $1", aid)
-            ]
+            row = await attempt_report(rt.pool, aid)  # the attempt row, its transitions and outcomes
+            row["path"] = [t["to_state"] for t in row["transitions"]]
             row["flags"] = await rt.pool.fetchval(
                 "SELECT flags FROM accounts WHERE id = $1", row["account_id"]
             )
