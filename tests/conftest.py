@@ -1,13 +1,22 @@
-"""Test-wide rules: every async test fails on leaked tasks and on exceptions left in the loop."""
+"""Test-wide rules: every async test fails on leaked tasks and on exceptions left in the loop;
+property tests are derandomized in CI."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests with a fixed derivation of examples (reproducible verdicts); local runs
+# explore new examples every time. Set HYPOTHESIS_PROFILE=ci to reproduce a CI run.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture
