@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -24,6 +25,7 @@ from dunline.ari_handlers.dispatch import ChannelDispatcher
 from dunline.ari_handlers.events import AriEvents
 from dunline.ari_handlers.router import CallRouter
 from dunline.ari_handlers.session import CallContext, Ears
+from dunline.compliance.model import Kind
 from dunline.config.loader import cache_dir
 from dunline.config.schema import Settings
 from dunline.controller import asterisk, wiring
@@ -87,9 +89,16 @@ class Runtime:
 class Controller:
     """async with Controller(settings) as rt: ... — everything opened is closed on exit."""
 
-    def __init__(self, settings: Settings, *, start_asterisk: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        start_asterisk: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.start_asterisk = start_asterisk
+        self.clock = clock  # None: the real clock (tests and the demo pass a clock inside calling hours)
         self.stack = AsyncExitStack()
         self.tasks: asyncio.TaskGroup | None = None
 
@@ -110,7 +119,12 @@ class Controller:
             ari_settings = wiring.ari_settings(s)
             ari = AriClient(ari_settings)
             self.stack.push_async_callback(ari.close)
-            dialer = Dialer(pool, ami, s, hangup=ari.hangup)
+            # what the debtor hears decides the consent rules: synthesized speech that listens is an
+            # artificial (AI) voice, synthesized prompts with keys are prerecorded
+            kind: Kind = "ai_voice" if s.speech.enabled else "prerecorded"
+            dialer = Dialer(pool, ami, s, hangup=ari.hangup, kind=kind)
+            if self.clock is not None:
+                dialer.clock = self.clock
             self.stack.callback(dialer.close)
             flow = load_flow(flow_name(s))
             opts = engine.Options(

@@ -178,10 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="leave Asterisk and PostgreSQL running")
 
     from dunline.controller.cli_asr import add_asr_commands
+    from dunline.controller.cli_compliance import add_compliance_commands
     from dunline.controller.cli_speech import add_intent_command
 
     add_intent_command(sub)
     add_asr_commands(sub)
+    add_compliance_commands(sub)
     return p
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from dunline.config.schema import Settings
 from dunline.controller import asterisk
 from dunline.controller.app import Controller, run_campaign
+from dunline.controller.clocks import earliest_lawful, starting_at
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import server_pid, stop_embedded
@@ -49,6 +51,12 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
             )
             accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in DEMO_NUMBERS]
             accounts.sort(key=lambda a: DEMO_NUMBERS.index(a.phone_e164 or ""))
+            real = datetime.now(UTC)
+            start = await earliest_lawful(
+                rt.pool, accounts, kind=rt.dialer.kind, caller_id=settings.trunk.caller_id, after=real
+            )
+            if start > real:  # outside calling hours, or inside a 7-day rule from the last demo run
+                rt.dialer.clock = starting_at(start)
             results = await run_campaign(rt, "demo", accounts)
     finally:
         if not keep:
@@ -60,10 +68,13 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
             "result": r.result,
             "outcome": r.outcome,
             "attempt_id": r.attempt_id,
+            "blocked_by": list(r.blocked_by),
+            "next_allowed_at": r.next_allowed_at.isoformat() if r.next_allowed_at else None,
         }
         for r in results
     ]
-    return {"calls": calls, "duration_s": round(time.monotonic() - t0, 2)}
+    clock = {"simulated": start > real, "start": start.isoformat()}
+    return {"calls": calls, "clock": clock, "duration_s": round(time.monotonic() - t0, 2)}
 
 
 def _stop_started(settings: Settings, before: dict[str, Any], pg_before: bool) -> None:
@@ -85,9 +96,15 @@ def render_table(doc: dict[str, Any]) -> str:
     for col in ("account", "number", "result", "outcome", "attempt"):
         table.add_column(col)
     for c in doc["calls"]:
-        table.add_row(
-            c["account"], mask_number(c["number"]), c["result"], c["outcome"] or "-", c["attempt_id"][:8]
-        )
+        outcome = c["outcome"] or ("blocked by " + ", ".join(c["blocked_by"]) if c["blocked_by"] else "-")
+        attempt = c["attempt_id"][:8] if c["attempt_id"] else "-"
+        table.add_row(c["account"], mask_number(c["number"]), c["result"], outcome, attempt)
     buf = StringIO()
     Console(file=buf, width=100, force_terminal=False).print(table)
-    return buf.getvalue().rstrip()
+    note = ""
+    if doc["clock"]["simulated"]:
+        note = (
+            f"\nSimulated clock from {doc['clock']['start']}: the earliest time the compliance gate allows"
+            " these calls (calling hours, 7-day rules after the last demo run)."
+        )
+    return buf.getvalue().rstrip() + note

@@ -5,6 +5,9 @@ DunlineAmd, Hangup) and ARI events (StasisStart) are correlated without guessing
 attempt arrive on two connections; each attempt has one queue and one coroutine that applies them
 in order through the lifecycle table. An Originate is never re-sent: if AMI drops while it is
 pending, the attempt is reconciled from the hangup event or marked failed.
+
+No call is placed without the compliance gate: `call()` asks `clearance.clear` first, which stores
+the verdict and creates the attempt row only when the gate allows (state `blocked` otherwise).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 import asyncpg
 
 from dunline.ari_handlers.session import CallContext
+from dunline.compliance.model import Kind
 from dunline.config.schema import Settings
-from dunline.dialer import lifecycle
+from dunline.dialer import clearance, lifecycle
 from dunline.dialer.ami import Ami, AmiError, OriginateResult
 from dunline.ivr import engine
 from dunline.store import attempts as store
@@ -52,7 +56,7 @@ class Fact:
 
 @dataclass(frozen=True)
 class AttemptSummary:
-    attempt_id: str
+    attempt_id: str | None  # None: the compliance gate blocked it, nothing was dialled
     account_ref: str
     number: str
     state: str
@@ -60,6 +64,8 @@ class AttemptSummary:
     outcome: str | None
     hangup_cause: int | None
     amd_status: str | None
+    blocked_by: tuple[str, ...] = ()
+    next_allowed_at: datetime | None = None
 
 
 def _now() -> datetime:
@@ -83,6 +89,7 @@ class Dialer:
         clock: Callable[[], datetime] = _now,
         hangup: Callable[[str], Awaitable[None]] | None = None,
         max_call_s: float = MAX_CALL_S,
+        kind: Kind = "prerecorded",
     ) -> None:
         self.pool = pool
         self.ami = ami
@@ -90,6 +97,7 @@ class Dialer:
         self.clock = clock
         self.hangup = hangup
         self.max_call_s = max_call_s
+        self.kind: Kind = kind  # what the called party hears: agent, prerecorded or ai_voice
         self._queues: dict[str, asyncio.Queue[Fact]] = {}
         self._contexts: dict[str, CallContext] = {}
         self._outcomes: dict[str, str | None] = {}
@@ -139,14 +147,24 @@ class Dialer:
 
     # ---- one attempt ------------------------------------------------------------------------------
     async def call(self, target: DialTarget, campaign_id: int | None) -> AttemptSummary:
-        attempt = await store.create_attempt(
+        cleared = await clearance.clear(
             self.pool,
-            campaign_id=campaign_id,
             account_id=target.account_id,
             phone_id=target.phone_id,
             number=target.number,
+            campaign_id=campaign_id,
+            kind=self.kind,
+            caller_id=self.settings.trunk.caller_id,
             at=self.clock(),
         )
+        attempt = cleared.attempt_id
+        if attempt is None:
+            v = cleared.verdict
+            log.info("account %s: blocked by %s", target.account_ref, ",".join(v.rules))
+            return AttemptSummary(
+                None, target.account_ref, target.number, "blocked", "blocked", None, None, None,
+                v.rules, v.next_allowed_at,
+            )  # fmt: skip
         aid = str(attempt)
         self._queues[aid] = asyncio.Queue()
         self._contexts[aid] = CallContext(aid, target.account_ref, target.media, target.lang, target.timezone)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dunline.compliance.phrases import PhraseListError, ProhibitedSpeech, check_templates
+
 if TYPE_CHECKING:
     from dunline.config.schema import Settings
     from dunline.controller.asterisk import Instance
@@ -31,7 +33,8 @@ GLOBAL_FIELDS = frozenset({"company", "callback"})
 
 
 class PromptError(ValueError):
-    """A prompt that cannot be used: unknown id, unknown placeholder, or empty text."""
+    """A prompt that cannot be used: unknown id, unknown placeholder, empty text, or prohibited speech
+    (then `__cause__` is the `ProhibitedSpeech` with every finding)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,14 @@ class Prompt:
 def load_catalog(lang: str = "en") -> dict[str, Prompt]:
     text = resources.files("dunline.config").joinpath(f"defaults/prompts.{lang}.yaml").read_text("utf-8")
     raw = yaml.safe_load(text) or {}
-    return parse_catalog(raw)
+    return parse_catalog(raw, lang=lang, source=f"prompts.{lang}.yaml")
 
 
-def parse_catalog(raw: Mapping[str, Any]) -> dict[str, Prompt]:
+def parse_catalog(
+    raw: Mapping[str, Any], *, lang: str = "en", source: str | None = None
+) -> dict[str, Prompt]:
+    """Validate a catalog of `lang`; every text is checked against the prohibited-speech lists."""
+    source = source or f"prompt catalog {lang!r}"
     out = {}
     for pid, spec in raw.items():
         if not isinstance(spec, Mapping) or not str(spec.get("text", "")).strip():
@@ -66,6 +73,12 @@ def parse_catalog(raw: Mapping[str, Any]) -> dict[str, Prompt]:
         if fields - allowed:
             raise PromptError(f"prompt {pid!r}: unknown placeholder(s) {sorted(fields - allowed)}")
         out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account, per_call)
+    try:
+        check_templates({p.id: p.text for p in out.values()}, lang, source, kind="prompt")
+    except ProhibitedSpeech as exc:
+        raise PromptError(str(exc)) from exc
+    except PhraseListError as exc:
+        raise PromptError(f"{source}: cannot check for prohibited speech: {exc}") from exc
     return out
 
 

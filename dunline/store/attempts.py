@@ -39,27 +39,57 @@ async def finish_campaign(pool: asyncpg.Pool, campaign_id: int) -> None:
 
 
 async def create_attempt(
-    pool: asyncpg.Pool, *, campaign_id: int | None, account_id: int, phone_id: int, number: str, at: datetime
+    pool: asyncpg.Pool,
+    *,
+    campaign_id: int | None,
+    account_id: int,
+    phone_id: int,
+    number: str,
+    at: datetime,
+    kind: str = "prerecorded",
 ) -> uuid.UUID:
-    attempt_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO attempts"
-            " (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, 'created', $6, $6)",
-            attempt_id,
-            campaign_id,
-            account_id,
-            phone_id,
-            number,
-            at,
+        return await insert_attempt(
+            conn,
+            campaign_id=campaign_id,
+            account_id=account_id,
+            phone_id=phone_id,
+            number=number,
+            at=at,
+            kind=kind,
         )
-        await conn.execute(
-            "INSERT INTO attempt_transitions (attempt_id, seq, from_state, to_state, at, detail)"
-            " VALUES ($1, 0, NULL, 'created', $2, '{}'::jsonb)",
-            attempt_id,
-            at,
-        )
+
+
+async def insert_attempt(
+    conn: asyncpg.Connection,
+    *,
+    campaign_id: int | None,
+    account_id: int,
+    phone_id: int,
+    number: str,
+    at: datetime,
+    kind: str,
+) -> uuid.UUID:
+    """A new attempt in state `created` with its first transition (inside the caller's transaction)."""
+    attempt_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO attempts"
+        " (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at, kind)"
+        " VALUES ($1, $2, $3, $4, $5, 'created', $6, $6, $7)",
+        attempt_id,
+        campaign_id,
+        account_id,
+        phone_id,
+        number,
+        at,
+        kind,
+    )
+    await conn.execute(
+        "INSERT INTO attempt_transitions (attempt_id, seq, from_state, to_state, at, detail)"
+        " VALUES ($1, 0, NULL, 'created', $2, '{}'::jsonb)",
+        attempt_id,
+        at,
+    )
     return attempt_id
 
 
@@ -147,7 +177,13 @@ async def record_outcome(
             _jsonable(detail),
         )
         await ledger(conn, acct, attempt_id, "call", "inbound", f"ivr.{outcome}", detail)
-        if flag:
+        if flag == "wrong_number":  # a fact about the number, not the account: never call it again
+            await conn.execute(
+                "UPDATE phones SET wrong_number = true"
+                " WHERE id = (SELECT phone_id FROM attempts WHERE id = $1)",
+                attempt_id,
+            )
+        elif flag:
             await conn.execute(
                 "UPDATE accounts SET flags = array_append(flags, $2) WHERE id = $1 AND NOT ($2 = ANY(flags))",
                 acct,

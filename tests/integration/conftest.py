@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from dunline.config import loader
 from dunline.config.schema import Settings
 from dunline.controller import asterisk
+from dunline.controller.clocks import starting_at
 from dunline.store.embedded import stop_embedded
 
 TEST_CONFIG = """
@@ -42,6 +45,16 @@ class Stack:
     carrier: asterisk.Instance
     config_file: Path
     ready_after: dict[str, float]
+    clock: Callable[[], datetime]  # inside calling hours for every test debtor, whatever the real time
+
+
+def calling_hours_start(now: datetime | None = None) -> datetime:
+    """Next Tuesday 11:00 in California (14:00 in New York): inside every US window the tests meet."""
+    la = ZoneInfo("America/Los_Angeles")
+    day = (now or datetime.now(UTC)).astimezone(la).date() + timedelta(days=1)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(11, 0), tzinfo=la)
 
 
 def make_settings(var_dir: Path) -> tuple[Settings, Path]:
@@ -57,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     asterisk.down(settings)  # a stack left over by an interrupted run
     pbx, car, took = asyncio.run(asterisk.up(settings))
     try:
-        yield Stack(settings, pbx, car, cfg, took)
+        yield Stack(settings, pbx, car, cfg, took, starting_at(calling_hours_start()))
     finally:
         asterisk.down(settings)
         stop_embedded(var_dir / "pg")

@@ -20,19 +20,23 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-EXTRA = """external_id,account_ref,full_name,phone,balance,principal,due_date,language,timezone,country
-T-7,ACC-T7,Carl Congested,+14155550107,100.00,100.00,2026-10-01,en,America/Los_Angeles,US
-T-8,ACC-T8,Wanda Wrong,+14155550108,200.00,200.00,2026-10-01,en,America/Los_Angeles,US
-T-9,ACC-T9,Steve Stop,+14155550109,300.00,300.00,2026-10-01,en,America/Los_Angeles,US
-T-10,ACC-T10,Sam Silent,+14155550110,400.00,400.00,2026-10-01,en,America/Los_Angeles,US
-T-11,ACC-T11,Vera Voice,+14155550111,500.00,500.00,2026-10-01,en,America/Los_Angeles,US
+HEADER = "external_id,account_ref,full_name,phone,phone_type,phone_consent,balance,principal,due_date,"
+EXTRA = (
+    HEADER
+    + """language,timezone,country
+T-7,ACC-T7,Carl Congested,+14155550107,mobile,yes,100.00,100.00,2026-10-01,en,America/Los_Angeles,US
+T-8,ACC-T8,Wanda Wrong,+14155550108,mobile,yes,200.00,200.00,2026-10-01,en,America/Los_Angeles,US
+T-9,ACC-T9,Steve Stop,+14155550109,mobile,yes,300.00,300.00,2026-10-01,en,America/Los_Angeles,US
+T-10,ACC-T10,Sam Silent,+14155550110,mobile,yes,400.00,400.00,2026-10-01,en,America/Los_Angeles,US
+T-11,ACC-T11,Vera Voice,+14155550111,mobile,yes,500.00,500.00,2026-10-01,en,America/Los_Angeles,US
 """
+)
 
 DISCLOSING = {"mini_miranda", "balance", "menu", "menu_reprompt"}
 
 
 async def _dial(stack: Stack, numbers: tuple[str, ...], csv: Path | None = None) -> dict[str, dict[str, Any]]:
-    async with Controller(stack.settings, start_asterisk=False) as rt:
+    async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv or sample_portfolio(), upsert=True)
         accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in numbers]
         assert len(accounts) == len(numbers)
@@ -121,7 +125,7 @@ async def test_wrong_party_hears_no_debt_detail_and_silence_ends_politely(
 async def test_a_call_that_never_ends_is_hung_up_and_failed(stack: Stack, tmp_path: Path) -> None:
     csv = tmp_path / "extra.csv"
     csv.write_text(EXTRA, "utf-8")
-    async with Controller(stack.settings, start_asterisk=False) as rt:
+    async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         rt.dialer.max_call_s = 4.0  # the silent debtor's IVR needs ~15 s: the guard fires first
         accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 == "+14155550110"]

@@ -19,10 +19,14 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-CSV = """external_id,account_ref,full_name,phone,balance,principal,due_date,language,timezone,country
-S-21,ACC-S21,Paula Promise,+14155550121,900.00,900.00,2026-10-01,en,America/New_York,US
-S-22,ACC-S22,Cesar Cease,+14155550122,300.00,300.00,2026-10-01,en,America/New_York,US
+HEADER = "external_id,account_ref,full_name,phone,phone_type,phone_consent,balance,principal,due_date,"
+CSV = (
+    HEADER
+    + """language,timezone,country
+S-21,ACC-S21,Paula Promise,+14155550121,mobile,yes,900.00,900.00,2026-10-01,en,America/New_York,US
+S-22,ACC-S22,Cesar Cease,+14155550122,mobile,yes,300.00,300.00,2026-10-01,en,America/New_York,US
 """
+)
 
 
 async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tmp_path: Path) -> None:
@@ -31,7 +35,7 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
     settings = stack.settings.model_copy(
         update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
     )
-    async with Controller(settings, start_asterisk=False) as rt:
+    async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         accounts = [
             a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in ("+14155550121", "+14155550122")

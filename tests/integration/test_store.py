@@ -114,11 +114,12 @@ async def test_jsonb_codec(pool: asyncpg.Pool) -> None:
 async def test_migrate_applies_once(dsn: str) -> None:
     p = await connect_pool(dsn)
     try:
-        assert await migrate(p) == [1]
+        assert await migrate(p) == [1, 2]
         assert await migrate(p) == []
-        rows = await p.fetch("SELECT version, name FROM schema_migrations")
-        assert [(r["version"], r["name"]) for r in rows] == [(1, "0001_init.sql")]
+        rows = await p.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert [(r["version"], r["name"]) for r in rows] == [(1, "0001_init.sql"), (2, "0002_compliance.sql")]
         assert await p.fetchval("SELECT to_regclass('public.debtors') IS NOT NULL")
+        assert await p.fetchval("SELECT to_regclass('public.verdicts') IS NOT NULL")
     finally:
         await p.close()
 
@@ -138,11 +139,14 @@ async def test_migrate_detects_changed_checksum(dsn: str) -> None:
 async def test_failed_migration_rolls_back_and_names_file(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        first = load_migrations()
-        bad = Migration(2, "0002_bad.sql", "CREATE TABLE x (id int); SELECT nope;", "ab" * 32)
-        with pytest.raises(MigrationError, match=r"0002_bad\.sql"):
-            await migrate(conn, migrations=[*first, bad])
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
+        shipped = load_migrations()
+        last = shipped[-1].version
+        bad = Migration(
+            last + 1, f"{last + 1:04d}_bad.sql", "CREATE TABLE x (id int); SELECT nope;", "ab" * 32
+        )
+        with pytest.raises(MigrationError, match=rf"{last + 1:04d}_bad\.sql"):
+            await migrate(conn, migrations=[*shipped, bad])
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == last
         assert await conn.fetchval("SELECT to_regclass('public.x')") is None
     finally:
         await conn.close()
@@ -288,7 +292,7 @@ async def test_concurrent_migrations_serialize(dsn: str) -> None:
     conns = [await asyncpg.connect(dsn) for _ in range(3)]
     try:
         results = await asyncio.gather(*(migrate(c) for c in conns))
-        assert sorted(results) == [[], [], [1]]
+        assert sorted(results) == [[], [], [m.version for m in load_migrations()]]
     finally:
         for c in conns:
             await c.close()

@@ -1,0 +1,156 @@
+"""The dialer's side of the compliance gate: ask it, record its verdict, and create the attempt only
+when it allows, all in one transaction under a per-account lock.
+
+The lock makes check-then-dial atomic: two controllers (or two tasks) dialling the same account are
+decided one after the other, and the second sees the first one's attempt in the history. A blocked
+verdict is stored like an allowed one, with its rule ids and `next_allowed_at`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from dunline.compliance import gate
+from dunline.compliance.model import (
+    WEEKDAYS,
+    Account,
+    Attempt,
+    Contact,
+    InconvenientWindow,
+    Kind,
+    Ledger,
+    Phone,
+    Verdict,
+)
+from dunline.compliance.profiles import Profile, parse_clock
+from dunline.store import attempts as store
+from dunline.store import contacts
+
+HISTORY = timedelta(days=45)  # the longest window of any shipped rule is 30 days (+ calendar slack)
+
+
+@dataclass(frozen=True)
+class Clearance:
+    verdict: Verdict
+    attempt_id: uuid.UUID | None  # set when the gate allowed and the attempt was created
+
+
+def to_account(facts: Mapping[str, Any]) -> Account:
+    phones = tuple(
+        Phone(
+            p["number_e164"],
+            "landline" if p["kind"] == "landline" else "work" if p["kind"] == "work" else "mobile",
+            bool(p["consent"]),
+            p["role"],
+            bool(p["refused"]),
+            bool(p["wrong_number"]),
+        )
+        for p in facts["phones"]
+    )
+    windows = tuple(
+        InconvenientWindow(
+            parse_clock(w["start"]),
+            parse_clock(w["end"]),
+            frozenset(WEEKDAYS.index(d) for d in w.get("days", [])),
+            frozenset(w.get("channels", [])),
+        )
+        for w in facts.get("debtor_windows") or []
+    )
+    return Account(
+        id=str(facts["account_ref"]),
+        country=str(facts["country"] or "").upper(),
+        region=facts["region"].upper() if facts["region"] else None,
+        city=facts["city"],
+        timezone=facts["timezone"],
+        phones=phones,
+        debtor_windows=windows,
+    )
+
+
+def to_ledger(rows: list[dict[str, Any]]) -> Ledger:
+    return Ledger.of(
+        Contact(r["at"], r["channel"], r["direction"], r["result"], r.get("phone"), r.get("kind"))
+        for r in rows
+    )
+
+
+async def _judge(
+    conn: asyncpg.Connection,
+    account_id: int,
+    number: str,
+    kind: Kind,
+    caller_id: str | None,
+    at: datetime,
+    profiles: tuple[Profile, ...] | None,
+) -> Verdict:
+    facts = await contacts.account_facts(conn, account_id)
+    if facts is None:
+        raise KeyError(f"no account {account_id}")
+    history = await contacts.call_history(conn, account_id, at - HISTORY)
+    attempt = Attempt(to_account(facts), "call", number, kind, caller_id)
+    return gate.check(attempt, to_ledger(history), frozenset(facts["flags"]), at, profiles)
+
+
+async def preview(
+    pool: asyncpg.Pool,
+    *,
+    account_id: int,
+    number: str,
+    kind: Kind,
+    caller_id: str | None,
+    at: datetime,
+    profiles: tuple[Profile, ...] | None = None,
+) -> Verdict:
+    """What the gate would say, without recording anything (planning, "why not now?")."""
+    async with pool.acquire() as conn:
+        return await _judge(conn, account_id, number, kind, caller_id, at, profiles)
+
+
+async def clear(
+    pool: asyncpg.Pool,
+    *,
+    account_id: int,
+    phone_id: int,
+    number: str,
+    campaign_id: int | None,
+    kind: Kind,
+    caller_id: str | None,
+    at: datetime,
+    profiles: tuple[Profile, ...] | None = None,
+) -> Clearance:
+    """The gate's verdict on calling `number` for the account now; the attempt row when allowed."""
+    async with pool.acquire() as conn, conn.transaction():
+        await contacts.lock_account(conn, account_id)
+        verdict = await _judge(conn, account_id, number, kind, caller_id, at, profiles)
+        attempt_id = None
+        if verdict.allowed:
+            attempt_id = await store.insert_attempt(
+                conn,
+                campaign_id=campaign_id,
+                account_id=account_id,
+                phone_id=phone_id,
+                number=number,
+                at=at,
+                kind=kind,
+            )
+        await contacts.insert_verdict(
+            conn,
+            account_id=account_id,
+            attempt_id=attempt_id,
+            at=at,
+            channel="call",
+            number=number,
+            kind=kind,
+            allowed=verdict.allowed,
+            rules=verdict.rules,
+            reasons=verdict.reasons,
+            next_allowed_at=verdict.next_allowed_at,
+            profiles=verdict.profiles,
+        )
+    return Clearance(verdict, attempt_id)

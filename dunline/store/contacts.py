@@ -1,0 +1,201 @@
+"""What the compliance gate reads and writes: an account's facts, its contact history, verdicts,
+the audit view of one account, and the retention purge.
+
+Rows come back as plain dicts; `dialer.clearance` turns them into the gate's values. The history of
+calls is read from `attempts` (every placed call, with its result); other channels and inbound
+contacts are `contact_ledger` rows with event `contact` (detail: result, phone, kind).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+LOCK_NAMESPACE = 0x44554E  # pg_advisory_xact_lock(namespace, account id): one gate decision at a time
+
+# attempt state -> the history result the gate reads ("completed" depends on right-party verification)
+CALL_RESULTS = {
+    "voicemail": "voicemail",
+    "busy": "busy",
+    "no_answer": "no_answer",
+    "congestion": "failed",
+    "failed": "failed",
+    "abandoned": "abandoned",
+}
+
+
+async def lock_account(conn: asyncpg.Connection, account_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, account_id)
+
+
+async def account_facts(conn: asyncpg.Connection, account_id: int) -> dict[str, Any] | None:
+    """The account's flags, its debtor's location and inconvenient times, and every phone."""
+    row = await conn.fetchrow(
+        "SELECT a.account_ref, a.flags, d.country, d.region, d.city, d.timezone, d.debtor_windows,"
+        " d.id AS debtor"
+        " FROM accounts a JOIN debtors d ON d.id = a.debtor_id WHERE a.id = $1",
+        account_id,
+    )
+    if row is None:
+        return None
+    phones = await conn.fetch(
+        "SELECT number_e164, kind, consent, role, refused, wrong_number FROM phones"
+        " WHERE debtor_id = $1 ORDER BY priority, id",
+        row["debtor"],
+    )
+    out = dict(row.items())
+    out["phones"] = [dict(p.items()) for p in phones]
+    return out
+
+
+async def call_history(conn: asyncpg.Connection, account_id: int, since: datetime) -> list[dict[str, Any]]:
+    """Every call placed about the account since `since`, and every `contact` ledger entry."""
+    rows = await conn.fetch(
+        """
+        SELECT a.created_at AS at, 'call' AS channel, 'outbound' AS direction, a.state,
+               a.number_e164 AS phone, a.kind,
+               EXISTS (SELECT 1 FROM contact_ledger l WHERE l.attempt_id = a.id AND l.event = 'ivr.session'
+                       AND (l.detail->>'verified')::boolean) AS verified,
+               EXISTS (SELECT 1 FROM attempt_transitions t WHERE t.attempt_id = a.id
+                       AND t.to_state = 'human') AS human
+        FROM attempts a WHERE a.account_id = $1 AND a.created_at > $2
+        """,
+        account_id,
+        since,
+    )
+    out = []
+    for r in rows:
+        state = r["state"]
+        if state == "completed":
+            result = "conversation" if r["verified"] else "answered"
+        else:
+            result = CALL_RESULTS.get(state, "in_progress")
+        out.append({**dict(r.items()), "result": result})
+    others = await conn.fetch(
+        "SELECT at, channel, direction, detail FROM contact_ledger"
+        " WHERE account_id = $1 AND event = 'contact' AND at > $2",
+        account_id,
+        since,
+    )
+    for o in others:
+        d = o["detail"] or {}
+        out.append(
+            {
+                "at": o["at"],
+                "channel": o["channel"],
+                "direction": o["direction"],
+                "result": d.get("result", "delivered"),
+                "phone": d.get("phone"),
+                "kind": d.get("kind"),
+            }
+        )
+    return out
+
+
+async def insert_verdict(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    attempt_id: uuid.UUID | None,
+    at: datetime,
+    channel: str,
+    number: str | None,
+    kind: str,
+    allowed: bool,
+    rules: Iterable[str],
+    reasons: Iterable[str],
+    next_allowed_at: datetime | None,
+    profiles: Iterable[str],
+) -> int:
+    vid: int = await conn.fetchval(
+        "INSERT INTO verdicts (account_id, attempt_id, at, channel, number_e164, kind, allowed, rules,"
+        " reasons, next_allowed_at, profiles)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) RETURNING id",
+        account_id,
+        attempt_id,
+        at,
+        channel,
+        number,
+        kind,
+        allowed,
+        list(rules),
+        json.dumps(list(reasons)),
+        next_allowed_at,
+        list(profiles),
+    )
+    return vid
+
+
+async def audit_trail(pool: asyncpg.Pool, account_ref: str) -> dict[str, Any] | None:
+    """The account's contact history with the gate's decision for each attempt, oldest first."""
+    async with pool.acquire() as conn:
+        acc = await conn.fetchrow(
+            "SELECT a.id, a.account_ref, a.flags, d.country, d.region FROM accounts a"
+            " JOIN debtors d ON d.id = a.debtor_id WHERE a.account_ref = $1",
+            account_ref,
+        )
+        if acc is None:
+            return None
+        verdicts = await conn.fetch(
+            "SELECT v.at, v.channel, v.number_e164, v.kind, v.allowed, v.rules, v.reasons, v.next_allowed_at,"
+            " v.profiles, v.attempt_id, a.state, a.result, a.hangup_cause,"
+            " (SELECT array_agg(o.outcome ORDER BY o.id) FROM outcomes o WHERE o.attempt_id = a.id)"
+            " AS outcomes"
+            " FROM verdicts v LEFT JOIN attempts a ON a.id = v.attempt_id"
+            " WHERE v.account_id = $1 ORDER BY v.at, v.id",
+            acc["id"],
+        )
+        events = await conn.fetch(
+            "SELECT at, channel, direction, event, attempt_id FROM contact_ledger"
+            " WHERE account_id = $1 ORDER BY at, id",
+            acc["id"],
+        )
+    return {
+        "account": acc["account_ref"],
+        "flags": list(acc["flags"]),
+        "country": acc["country"],
+        "region": acc["region"],
+        "decisions": [dict(v.items()) for v in verdicts],
+        "ledger": [dict(e.items()) for e in events],
+    }
+
+
+async def purge_candidates(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Each account's last contact activity and the debtor's country and region (for retention)."""
+    rows = await pool.fetch(
+        """
+        SELECT a.id, a.account_ref, d.country, d.region, d.city,
+               greatest((SELECT max(created_at) FROM attempts WHERE account_id = a.id),
+                        (SELECT max(at) FROM contact_ledger WHERE account_id = a.id),
+                        (SELECT max(at) FROM verdicts WHERE account_id = a.id)) AS last_activity
+        FROM accounts a JOIN debtors d ON d.id = a.debtor_id
+        """
+    )
+    return [dict(r.items()) for r in rows if r["last_activity"] is not None]
+
+
+async def purge_account_history(
+    pool: asyncpg.Pool, account_id: int, *, reason: Mapping[str, Any]
+) -> dict[str, int]:
+    """Delete the account's contact records (one transaction) and note the purge in the audit log."""
+    from dunline.store.attempts import audit
+
+    counts: dict[str, int] = {}
+    async with pool.acquire() as conn, conn.transaction():
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM attempts WHERE account_id = $1", account_id)]
+        for table, where, arg in (
+            ("verdicts", "account_id = $1", account_id),
+            ("outcomes", "account_id = $1", account_id),
+            ("contact_ledger", "account_id = $1", account_id),
+            ("attempt_transitions", "attempt_id = ANY($1::uuid[])", ids),
+            ("attempts", "account_id = $1", account_id),
+        ):
+            status = await conn.execute(f"DELETE FROM {table} WHERE {where}", arg)
+            counts[table] = int(status.split()[-1])
+        await audit(conn, "retention", "purge", f"account:{account_id}", {**reason, "deleted": counts})
+    return counts
