@@ -143,7 +143,7 @@ async def transition(
         if target in lifecycle.FINAL:
             acct = await conn.fetchval("SELECT account_id FROM attempts WHERE id = $1", attempt_id)
             await ledger(
-                conn, acct, attempt_id, "call", "outbound", f"call.{target}", {"state": target, **fields}
+                conn, acct, attempt_id, "call", "outbound", f"call.{target}", {"state": target, **fields}, at
             )
         return str(current)
 
@@ -213,16 +213,18 @@ async def ledger(
     direction: str,
     event: str,
     detail: Mapping[str, Any],
+    at: datetime | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO contact_ledger (account_id, attempt_id, channel, direction, event, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        "INSERT INTO contact_ledger (account_id, attempt_id, channel, direction, event, detail, at)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, coalesce($7, now()))",
         account_id,
         attempt_id,
         channel,
         direction,
         event,
         _jsonable(detail),
+        at,
     )
 
 

@@ -8,7 +8,6 @@ contacts are `contact_ledger` rows with event `contact` (detail: result, phone, 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -124,7 +123,7 @@ async def insert_verdict(
         kind,
         allowed,
         list(rules),
-        json.dumps(list(reasons)),
+        list(reasons),
         next_allowed_at,
         list(profiles),
     )
