@@ -30,6 +30,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@functools.cache
 def parse_clock(value: str) -> time:
     """'08:00' -> time(8, 0); '24:00' means the end of the day."""
     m = re.fullmatch(r"([01]\d|2[0-4]):([0-5]\d)", value)

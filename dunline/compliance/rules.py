@@ -7,9 +7,10 @@ same history (None: no time passes without a new fact, e.g. a cease flag). The g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dunline.compliance.model import Attempt, Contact, Ledger, Phone, mask_number
@@ -270,26 +271,23 @@ def contact_party(rule: ContactPartyRule, ctx: Context, t: datetime) -> Block | 
     )
 
 
+_EVALUATORS: dict[type, Callable[[Any, Context, datetime], Block | None]] = {
+    HoursRule: hours,
+    ConsumerWindowsRule: consumer_windows,
+    CapRule: cap,
+    CooldownRule: cooldown,
+    HoldRule: hold,
+    ConsentRule: consent,
+    CallerIdRule: caller_id,
+    WrongNumberRule: wrong_number,
+    ContactPartyRule: contact_party,
+}
+
+
 def evaluate(rule: Rule, ctx: Context, t: datetime) -> Block | None:
     if not ctx.attempt_matches(rule.applies_to):
         return None
-    match rule:
-        case HoursRule():
-            return hours(rule, ctx, t)
-        case ConsumerWindowsRule():
-            return consumer_windows(rule, ctx, t)
-        case CapRule():
-            return cap(rule, ctx, t)
-        case CooldownRule():
-            return cooldown(rule, ctx, t)
-        case HoldRule():
-            return hold(rule, ctx, t)
-        case ConsentRule():
-            return consent(rule, ctx, t)
-        case CallerIdRule():
-            return caller_id(rule, ctx, t)
-        case WrongNumberRule():
-            return wrong_number(rule, ctx, t)
-        case ContactPartyRule():
-            return contact_party(rule, ctx, t)
-    raise TypeError(f"unknown rule type {type(rule).__name__}")
+    fn = _EVALUATORS.get(type(rule))
+    if fn is None:
+        raise TypeError(f"unknown rule type {type(rule).__name__}")
+    return fn(rule, ctx, t)

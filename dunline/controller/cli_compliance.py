@@ -3,6 +3,7 @@
     dunline compliance check SCENARIO.json [--json]   the gate's verdict on one scenario (docs/compliance.md)
     dunline compliance profiles [--json]              the jurisdiction profiles and their rules
     dunline compliance purge [--dry-run] [--now T]    delete contact records past their retention
+    dunline compliance flag ACCOUNT FLAG [--lift] --reason TEXT   set or lift a hold, audited
     dunline audit ACCOUNT [--json]                    contact history with every decision of the gate
 
 Exit 0 with a verdict (allowed or not), 2 on a bad scenario or argument, 1 when a service fails.
@@ -138,6 +139,34 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _flag(args: argparse.Namespace) -> list[str] | None:
+    from dunline.controller.app import open_database
+    from dunline.store.contacts import change_flag
+
+    pool, _ = await open_database(_settings(args))
+    try:
+        return await change_flag(
+            pool, args.account, args.flag, lift=args.lift, actor="cli", reason=args.reason
+        )
+    finally:
+        await pool.close()
+
+
+def cmd_flag(args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        print("error: --reason must say why (it goes to the audit log)", file=sys.stderr)
+        return EXIT_INPUT
+    flags = asyncio.run(_flag(args))
+    if flags is None:
+        print(f"error: no account {args.account!r}", file=sys.stderr)
+        return EXIT_INPUT
+    verb = "lifted" if args.lift else "set"
+    _out(
+        args, {"account": args.account, "flags": flags}, f"{args.account}: {args.flag} {verb}; flags {flags}"
+    )
+    return EXIT_OK
+
+
 def _settings(args: argparse.Namespace) -> Any:
     from dunline.config import loader
 
@@ -157,5 +186,10 @@ def add_compliance_commands(sub: Any) -> None:
     purge = leaf(comp, "purge", cmd_purge, "delete contact records older than their retention period")
     purge.add_argument("--dry-run", action="store_true", help="report what would be deleted")
     purge.add_argument("--now", help="reference time (ISO 8601 with offset; default now)")
+    flag = leaf(comp, "flag", cmd_flag, "set or lift an account hold (cease, attorney, dispute, hardship)")
+    flag.add_argument("account", help="account reference")
+    flag.add_argument("flag", help="the flag, e.g. dispute")
+    flag.add_argument("--lift", action="store_true", help="lift the flag instead of setting it")
+    flag.add_argument("--reason", required=True, help="why (kept in the audit log)")
     audit = leaf(sub, "audit", cmd_audit, "an account's contact history with each gate decision")
     audit.add_argument("account", help="account reference")

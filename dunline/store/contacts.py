@@ -198,3 +198,24 @@ async def purge_account_history(
             counts[table] = int(status.split()[-1])
         await audit(conn, "retention", "purge", f"account:{account_id}", {**reason, "deleted": counts})
     return counts
+
+
+async def change_flag(
+    pool: asyncpg.Pool, account_ref: str, flag: str, *, lift: bool, actor: str, reason: str
+) -> list[str] | None:
+    """Set or lift an account flag (a hold) and note who did it and why; None: no such account."""
+    from dunline.store.attempts import audit
+
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT id, flags FROM accounts WHERE account_ref = $1 FOR UPDATE", account_ref
+        )
+        if row is None:
+            return None
+        flags = [f for f in row["flags"] if f != flag] if lift else sorted({*row["flags"], flag})
+        await conn.execute("UPDATE accounts SET flags = $2 WHERE id = $1", row["id"], flags)
+        action = "flag.lift" if lift else "flag.set"
+        await audit(
+            conn, actor, action, f"account:{row['id']}", {"flag": flag, "reason": reason, "was": row["flags"]}
+        )
+        return flags

@@ -222,3 +222,33 @@ async def test_retention_purge_deletes_only_what_is_past_retention(stack: Stack,
         assert await pool.fetchval("SELECT count(*) FROM accounts WHERE id = $1", acc["id"]) == 1
     finally:
         await pool.close()
+
+
+async def test_an_operator_sets_and_lifts_a_hold_with_a_reason_in_the_audit_log(
+    stack: Stack, csv: Path
+) -> None:
+    pool, _ = await open_database(stack.settings)
+    try:
+        await import_file(pool, csv, upsert=True)
+    finally:
+        await pool.close()
+    set_ = _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--reason", "debtor wrote in", "--json")
+    assert set_.returncode == 0, set_.stderr
+    assert "dispute" in json.loads(set_.stdout)["flags"]
+    lift = _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--lift", "--reason", "verification sent")
+    assert lift.returncode == 0 and "dispute lifted" in lift.stdout
+    assert _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--reason", " ").returncode == 2
+    assert _cli(stack, "compliance", "flag", "ACC-NOPE", "dispute", "--reason", "x").returncode == 2
+    pool, _ = await open_database(stack.settings)
+    try:
+        rows = await pool.fetch(
+            "SELECT action, detail FROM audit_log WHERE action LIKE 'flag.%' AND subject ="
+            " (SELECT 'account:' || id FROM accounts WHERE account_ref = 'ACC-G1') ORDER BY id"
+        )
+        assert [(r["action"], r["detail"]["reason"]) for r in rows] == [
+            ("flag.set", "debtor wrote in"),
+            ("flag.lift", "verification sent"),
+        ]
+        assert await pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-G1'") == []
+    finally:
+        await pool.close()
