@@ -14,7 +14,7 @@ those is a lower bound for all of them passing, so the gate re-evaluates there u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dunline.compliance.model import Attempt, Ledger, Verdict
 from dunline.compliance.profiles import Profile, Rule, default_profiles
@@ -73,6 +73,7 @@ def check(
 ) -> Verdict:
     if now.tzinfo is None or now.utcoffset() is None:
         raise GateError("`now` must carry a time zone")
+    now = now.astimezone(UTC)  # a wall time that does not exist in its own zone is read as an instant
     chosen, rules = governing(profiles or default_profiles(), locations(attempt.account))
     names = tuple(p.id for p in chosen)
     if not any(p.jurisdiction for p in chosen):

@@ -95,6 +95,7 @@ class Attempt:
     phone: str | None = None  # the number called or texted (calls, SMS, voicemail)
     kind: Kind = "agent"
     caller_id: str | None = None
+    autodialed: bool = False  # placed by a machine from a list (predictive/progressive/IVR campaigns)
 
 
 @dataclass(frozen=True, slots=True)

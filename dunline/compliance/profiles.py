@@ -52,6 +52,7 @@ class Match(_Strict):
     roles: frozenset[Role] | None = None
     results: frozenset[Result] | None = None
     consent: bool | None = None
+    autodialed: bool | None = None  # attempts only: placed by the dialer rather than by a person
     same_phone: bool = False  # count only entries about the number being attempted
 
 

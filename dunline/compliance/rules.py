@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,8 @@ class Context:
             return False
         if m.kinds is not None and a.kind not in m.kinds:
             return False
+        if m.autodialed is not None and a.autodialed != m.autodialed:
+            return False
         p = self.phone
         if m.phone_types is not None and (p is None or p.type not in m.phone_types):
             # an unknown number is governed by the rule (the strict reading)
@@ -74,8 +76,8 @@ class Context:
             return False
         if m.kinds is not None and c.kind is not None and c.kind not in m.kinds:
             return False
-        if m.same_phone and c.phone != self.attempt.phone:
-            return False
+        if m.same_phone and c.phone is not None and c.phone != self.attempt.phone:
+            return False  # an entry whose number is unknown may have been this number: counted
         if m.phone_types is not None or m.roles is not None:
             p = self.attempt.account.phone(c.phone)
             if p is not None:
@@ -86,8 +88,28 @@ class Context:
         return True
 
 
-def _at(d: date, clock: time, z: ZoneInfo) -> datetime:
-    return datetime.combine(d, clock, tzinfo=z)
+def _at(d: date, clock: time, z: ZoneInfo, after: datetime | None = None) -> datetime:
+    """The first instant at which the local clock in `z` reads `clock` (or later) on day `d`.
+
+    Daylight saving: a wall time skipped by a spring-forward change gives the instant of the change
+    (the clock jumps past it); a wall time repeated by a fall-back change gives its first occurrence,
+    or the second when the first is not after `after`.
+    """
+    naive = datetime.combine(d, clock)
+    first, second = naive.replace(tzinfo=z, fold=0), naive.replace(tzinfo=z, fold=1)
+    u0, u1 = first.astimezone(UTC), second.astimezone(UTC)
+    if u0 == u1:
+        return first
+    if u0 < u1:  # repeated hour
+        return second if after is not None and u0 <= after else first
+    lo, hi = int(u1.timestamp()), int(u0.timestamp())  # skipped hour: find the change, to the second
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, z).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, z)
 
 
 def _midnight(t: datetime, z: ZoneInfo) -> datetime:
@@ -122,7 +144,7 @@ def hours(rule: HoursRule, ctx: Context, t: datetime) -> Block | None:
             day += timedelta(days=1)
         else:
             return Block(rule.id, f"{rule.id}: every day is closed", None)
-        until = _at(day, nb[0], z)
+        until = _at(day, nb[0], z, after=t)
         span = "closed today" if b is None else f"outside {b[0]:%H:%M}-{_end(b[1])}"
         reason = f"{rule.id}: {local:%a %H:%M} in {z.key} is {span} ({rule.source or rule.description})"
         if worst is None or (worst.until is not None and until > worst.until):
@@ -153,7 +175,7 @@ def consumer_windows(rule: ConsumerWindowsRule, ctx: Context, t: datetime) -> Bl
             inside = clock < w.end and (not w.days or (today - timedelta(days=1)).weekday() in w.days)
             end_day = today
         if inside:
-            until = _at(end_day, w.end, z)
+            until = _at(end_day, w.end, z, after=t)
             return Block(
                 rule.id,
                 f"{rule.id}: the debtor said {w.start:%H:%M}-{_end(w.end)} is inconvenient",
@@ -227,7 +249,8 @@ def consent(rule: ConsentRule, ctx: Context, t: datetime) -> Block | None:
     if p is not None and p.consent:
         return None
     num = mask_number(ctx.attempt.phone)
-    return Block(rule.id, f"{rule.id}: no prior express consent for a {ctx.attempt.kind} call to {num}", None)
+    what = f"an autodialed {ctx.attempt.kind}" if ctx.attempt.autodialed else f"a {ctx.attempt.kind}"
+    return Block(rule.id, f"{rule.id}: no prior express consent for {what} call to {num}", None)
 
 
 def caller_id(rule: CallerIdRule, ctx: Context, t: datetime) -> Block | None:
@@ -247,9 +270,10 @@ def contact_party(rule: ContactPartyRule, ctx: Context, t: datetime) -> Block | 
     p = ctx.phone
     if p is None or p.role != "contact":
         return None
-    if p.refused:
+    if p.refused or any(c.phone == p.number and c.result == "refused" for c in ctx.ledger.contacts):
         return Block(rule.id, f"{rule.id}: this contact refused; never contacted again", None)
-    own = {q.number for q in ctx.attempt.account.phones if q.role == "debtor"}
+    # calls to numbers known not to be the debtor's are not attempts to reach the debtor
+    own = {q.number for q in ctx.attempt.account.phones if q.role == "debtor" and not q.wrong_number}
     window = rule.days * DAY
     recent = [c for c in ctx.ledger.after(t.timestamp() - window) if c.phone in own or c.phone is None]
     talks = [c for c in recent if c.result in ANSWERED]

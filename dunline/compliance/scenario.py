@@ -91,6 +91,15 @@ class AccountIn(_Strict):
     flags: list[str] = []
     debtor_windows: list[WindowIn] = []
 
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        from dunline.compliance.zones import countries
+
+        if v not in countries():
+            raise ValueError(f"{v!r} is not an ISO 3166-1 alpha-2 country code")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str | None) -> str | None:
@@ -120,6 +129,7 @@ class AttemptIn(_Strict):
     phone: str | None = None
     kind: Kind = "agent"
     caller_id: str | None = None
+    autodialed: bool = False
 
     @field_validator("phone")
     @classmethod
@@ -162,6 +172,6 @@ def parse_scenario(raw: Any) -> tuple[Attempt, Ledger, frozenset[str], datetime]
         debtor_windows=tuple(_window(w) for w in a.debtor_windows),
     )
     t = s.attempt
-    attempt = Attempt(account, t.channel, t.phone, t.kind, t.caller_id)
+    attempt = Attempt(account, t.channel, t.phone, t.kind, t.caller_id, t.autodialed)
     ledger = Ledger.of(Contact(h.at, h.channel, h.direction, h.result, h.phone, h.kind) for h in s.history)
     return attempt, ledger, frozenset(a.flags), s.now

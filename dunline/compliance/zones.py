@@ -8,6 +8,7 @@ time must hold in every zone found; a jurisdiction applies when any location is 
 from __future__ import annotations
 
 import functools
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -39,12 +40,40 @@ US_STATE_ZONES: dict[str, tuple[str, ...]] = {
     "WA": ("America/Los_Angeles",), "WV": ("America/New_York",), "WI": ("America/Chicago",),
     "WY": ("America/Denver",), "PR": ("America/Puerto_Rico",),
 }  # fmt: skip
-COUNTRY_ZONES: dict[str, tuple[str, ...]] = {
-    "CN": ("Asia/Shanghai",),
-    "GB": ("Europe/London",),
-    "HK": ("Asia/Hong_Kong",),
-    "IE": ("Europe/Dublin",),
-}
+
+
+@functools.cache
+def _zone_tab() -> dict[str, tuple[str, ...]]:
+    """Country -> every zone in it, from the IANA `zone.tab` shipped in the `tzdata` package."""
+    text = resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text("utf-8")
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                out.setdefault(parts[0], []).append(parts[2])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@functools.cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes (the IANA `iso3166.tab`)."""
+    text = resources.files("tzdata").joinpath("zoneinfo/iso3166.tab").read_text("utf-8")
+    return frozenset(line.split("\t")[0] for line in text.splitlines() if line and not line.startswith("#"))
+
+
+# Where the legal time differs from zone.tab's list: China has one legal time (Beijing time); zone.tab
+# also lists Asia/Urumqi, the informal Xinjiang time.
+LEGAL_ZONES: dict[str, tuple[str, ...]] = {"CN": ("Asia/Shanghai",)}
+
+
+def country_zones(country: str) -> tuple[str, ...]:
+    """Every zone of a country (a country spanning zones gives all of them: the strict reading)."""
+    code = country.upper()
+    names = LEGAL_ZONES.get(code) or _zone_tab().get(code, ())
+    return tuple(z for z in names if zone(z) is not None)
+
+
 US_STATE_NAMES: dict[str, str] = {
     "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
     "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
@@ -111,9 +140,10 @@ def valid_number(number: str) -> bool:
 def address_zones(account: Account) -> tuple[str, ...]:
     if account.timezone:
         return (account.timezone,) if zone(account.timezone) is not None else ()
-    if account.country == "US" and account.region:
-        return US_STATE_ZONES.get(account.region.upper(), ())
-    return COUNTRY_ZONES.get(account.country.upper(), ())
+    if account.country == "US":
+        # the state's zones; with no state the address gives no zone (the numbers still do)
+        return US_STATE_ZONES.get((account.region or "").upper(), ())
+    return country_zones(account.country)
 
 
 def account_zones(account: Account) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from dunline.ari_handlers.events import AriEvents
 from dunline.ari_handlers.router import CallRouter
 from dunline.ari_handlers.session import CallContext, Ears
 from dunline.compliance.model import Kind
+from dunline.compliance.profiles import default_profiles
 from dunline.config.loader import cache_dir
 from dunline.config.schema import Settings
 from dunline.controller import asterisk, wiring
@@ -52,7 +53,9 @@ def flow_name(settings: Settings) -> str:
 
 def load_flow(name: str = "collect_dtmf") -> Flow:
     text = resources.files("dunline.config").joinpath(f"defaults/flows/{name}.yaml").read_text("utf-8")
-    return parse_flow(yaml.safe_load(text), prompts.load_catalog("en").keys())
+    # the profiles that need a recording notice (UK, China) make it the first words of every call
+    notice = "recording_notice" if any(p.recording_notice for p in default_profiles()) else None
+    return parse_flow(yaml.safe_load(text), prompts.load_catalog("en").keys(), notice=notice)
 
 
 async def open_database(settings: Settings) -> tuple[asyncpg.Pool, str]:

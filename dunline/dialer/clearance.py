@@ -93,7 +93,8 @@ async def _judge(
     if facts is None:
         raise KeyError(f"no account {account_id}")
     history = await contacts.call_history(conn, account_id, at - HISTORY)
-    attempt = Attempt(to_account(facts), "call", number, kind, caller_id)
+    # every call the dialer places is machine-dialled from a list
+    attempt = Attempt(to_account(facts), "call", number, kind, caller_id, autodialed=True)
     return gate.check(attempt, to_ledger(history), frozenset(facts["flags"]), at, profiles)
 
 

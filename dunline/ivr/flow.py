@@ -4,7 +4,8 @@ A flow is a graph of nodes. `play` nodes speak prompts and go on (`next`) or han
 speak prompts and wait for one DTMF digit. A flow is rejected when it loads if:
 - a node, `next` target or prompt id does not exist;
 - a node that discloses the debt (`discloses_debt: true`) can be reached on any path that has not
-  crossed a right-party verification edge (`verify: true`): the error names the node and the path.
+  crossed a right-party verification edge (`verify: true`): the error names the node and the path;
+- the start node does not play the recording notice first (when `notice` names its prompt).
 """
 
 from __future__ import annotations
@@ -168,7 +169,18 @@ def check_right_party_first(flow: Flow) -> None:
                 queue.append((edge.next, state[1], (*path, edge.next)))
 
 
-def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str]) -> Flow:
+def check_notice_first(flow: Flow, notice: str) -> None:
+    """The first words of every call must be the recording notice (required by the UK and China
+    profiles, and by every US state that needs all-party consent to record)."""
+    start = flow.node(flow.start)
+    if not start.prompts or start.prompts[0] != notice:
+        first = start.prompts[0] if start.prompts else None
+        raise FlowError(
+            f"flow {flow.id!r}: start node {start.id!r} must play {notice!r} first (it plays {first!r})"
+        )
+
+
+def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str], *, notice: str | None = None) -> Flow:
     if not isinstance(raw, Mapping):
         raise FlowError("a flow must be a mapping")
     for key in ("id", "start", "nodes"):
@@ -195,4 +207,6 @@ def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str]) -> Flow:
             if p not in known:
                 raise FlowError(f"node {node.id!r}: unknown prompt {p!r}")
     check_right_party_first(flow)
+    if notice is not None:
+        check_notice_first(flow, notice)
     return flow

@@ -102,7 +102,9 @@ async def test_a_mobile_without_consent_gets_no_artificial_voice_call(stack: Sta
     async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         (acc,) = await _accounts(rt, csv, "ACC-G5")
         (result,) = await run_campaign(rt, "consent", [acc])
-        assert result.blocked_by == ("tcpa-consent",) and result.next_allowed_at is None
+        # an AI voice without consent, and a machine-dialled call to a mobile without consent
+        assert set(result.blocked_by) == {"tcpa-consent", "tcpa-autodialer"}
+        assert result.next_allowed_at is None
         assert (
             await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc.account_id) == 0
         )

@@ -415,3 +415,14 @@ def test_play_node_with_both_next_and_hangup_is_rejected() -> None:
     raw = base_raw()
     raw["nodes"]["bye"]["next"] = "hello"
     assert "'bye'" in error_of(raw) and "exactly one of" in error_of(raw)
+
+
+def test_a_flow_that_does_not_open_with_the_recording_notice_is_rejected() -> None:
+    from dunline.ivr.flow import check_notice_first
+
+    flow = parse_flow(shipped_raw(), load_catalog("en").keys(), notice="recording_notice")
+    check_notice_first(flow, "recording_notice")  # the shipped flow opens with it
+    raw = shipped_raw()
+    raw["nodes"][raw["start"]]["play"] = ["rpc_reprompt"]
+    with pytest.raises(FlowError, match=r"start node 'notice' must play 'recording_notice' first"):
+        parse_flow(raw, load_catalog("en").keys(), notice="recording_notice")
