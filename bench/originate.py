@@ -22,11 +22,13 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 from dunline.controller import asterisk
 from dunline.controller.app import Controller, dial_targets, prepare_targets
+from dunline.controller.clocks import next_weekday_at, starting_at
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import server_pid, stop_embedded
@@ -48,9 +50,10 @@ database: {pool_max: 20}
 
 
 def csv_rows(n: int, offset: int) -> str:
-    head = "external_id,account_ref,full_name,phone,balance,principal,due_date,timezone\n"
+    head = "external_id,account_ref,full_name,phone,phone_type,phone_consent,"
+    head += "balance,principal,due_date,timezone\n"
     rows = [
-        f"L-{offset + i},LOAD-{offset + i},Load Debtor,+1415556{offset + i:04d},100.00,100.00,"
+        f"L-{offset + i},LOAD-{offset + i},Load Debtor,+1415556{offset + i:04d},mobile,yes,100.00,100.00,"
         "2026-10-01,America/Los_Angeles"
         for i in range(n)
     ]
@@ -62,7 +65,9 @@ async def step(var: Path, cps: float, seconds: float, offset: int, pids: dict[st
     n = max(1, int(cps * seconds))
     csv = var / f"load-{cps}.csv"
     csv.write_text(csv_rows(n, offset))
-    async with Controller(settings, start_asterisk=False) as rt:
+    # a clock inside calling hours: the compliance gate decides every call
+    clock = starting_at(next_weekday_at(1, dtime(11, 0), "America/Los_Angeles"))
+    async with Controller(settings, start_asterisk=False, clock=clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         numbers = {f"+1415556{offset + i:04d}" for i in range(n)}
         accounts = [a for a in await list_dialable(rt.pool, 100000) if a.phone_e164 in numbers]

@@ -19,11 +19,13 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 from dunline.controller import asterisk
 from dunline.controller.app import Controller, dial_targets, prepare_targets
+from dunline.controller.clocks import next_weekday_at, starting_at
 from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import stop_embedded
@@ -44,9 +46,10 @@ speech: {enabled: true, workers: %(workers)s, cpu_threads: %(threads)s}
 
 
 def csv_rows(n: int, offset: int) -> str:
-    head = "external_id,account_ref,full_name,phone,balance,principal,due_date,timezone\n"
+    head = "external_id,account_ref,full_name,phone,phone_type,phone_consent,"
+    head += "balance,principal,due_date,timezone\n"
     rows = [
-        f"V-{offset + i},TALK-{offset + i},Paula Promise,+1415557{offset + i:04d},900.00,900.00,"
+        f"V-{offset + i},TALK-{offset + i},Paula Promise,+1415557{offset + i:04d},mobile,yes,900.00,900.00,"
         "2026-10-01,America/New_York"
         for i in range(n)
     ]
@@ -68,7 +71,9 @@ async def step(
     settings = settings_for(var, CONFIG % values, f"turns-{concurrent}")
     csv = var / f"talk-{calls}.csv"
     csv.write_text(csv_rows(calls, offset))
-    async with Controller(settings, start_asterisk=False) as rt:
+    # a clock inside calling hours: the compliance gate decides every call
+    clock = starting_at(next_weekday_at(1, dtime(11, 0), "America/Los_Angeles"))
+    async with Controller(settings, start_asterisk=False, clock=clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         numbers = {f"+1415557{offset + i:04d}" for i in range(calls)}
         accounts = [a for a in await list_dialable(rt.pool, 100000) if a.phone_e164 in numbers]

@@ -7,9 +7,10 @@ demo can say "simulated clock: ..." instead of showing a night of blocked calls.
 
 from __future__ import annotations
 
-import time
+import time as monotonic
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -19,10 +20,10 @@ from dunline.store.accounts import AccountView
 
 
 def starting_at(start: datetime) -> Callable[[], datetime]:
-    t0 = time.monotonic()
+    t0 = monotonic.monotonic()
 
     def clock() -> datetime:
-        return start + timedelta(seconds=time.monotonic() - t0)
+        return start + timedelta(seconds=monotonic.monotonic() - t0)
 
     return clock
 
@@ -52,3 +53,13 @@ async def earliest_lawful(
             return t
         t = later
     return t
+
+
+def next_weekday_at(weekday: int, at: time, zone: str, now: datetime | None = None) -> datetime:
+    """The next `weekday` (0 = Monday) after today, at `at` in `zone`: e.g. Tuesday 11:00 in
+    California, inside every US calling window (14:00 in New York)."""
+    z = ZoneInfo(zone)
+    day = (now or datetime.now(UTC)).astimezone(z).date() + timedelta(days=1)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return datetime.combine(day, at, tzinfo=z)

@@ -7,16 +7,15 @@ import asyncio
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from dunline.config import loader
 from dunline.config.schema import Settings
 from dunline.controller import asterisk
-from dunline.controller.clocks import starting_at
+from dunline.controller.clocks import next_weekday_at, starting_at
 from dunline.store.embedded import stop_embedded
 
 TEST_CONFIG = """
@@ -48,13 +47,9 @@ class Stack:
     clock: Callable[[], datetime]  # inside calling hours for every test debtor, whatever the real time
 
 
-def calling_hours_start(now: datetime | None = None) -> datetime:
+def calling_hours_start() -> datetime:
     """Next Tuesday 11:00 in California (14:00 in New York): inside every US window the tests meet."""
-    la = ZoneInfo("America/Los_Angeles")
-    day = (now or datetime.now(UTC)).astimezone(la).date() + timedelta(days=1)
-    while day.weekday() != 1:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(11, 0), tzinfo=la)
+    return next_weekday_at(1, time(11, 0), "America/Los_Angeles")
 
 
 def make_settings(var_dir: Path) -> tuple[Settings, Path]:
