@@ -167,6 +167,12 @@ class SpeechSettings(_Frozen):
     model_dir: Path | None = Field(default=None, description="any CTranslate2 Whisper dir; unset = packaged")
     workers: int = Field(default=1, ge=1, le=16)
     cpu_threads: int = Field(default=2, ge=0, le=64)
+    encoder_window_s: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=30.0,
+        description="Whisper encodes each answer padded to this many seconds (30: Whisper's full window)",
+    )
     end_silence_ms: int = Field(default=500, ge=200, le=3000)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     asr_time_limit_s: float = Field(

@@ -190,7 +190,10 @@ class SpeechParts:
         from dunline.ivr.speech.asr import Recogniser
 
         self.recogniser = Recogniser(
-            self.model, workers=self.s.speech.workers, cpu_threads=self.s.speech.cpu_threads
+            self.model,
+            workers=self.s.speech.workers,
+            cpu_threads=self.s.speech.cpu_threads,
+            window_s=self.s.speech.encoder_window_s,
         )
         self.recogniser.warm_up()
 

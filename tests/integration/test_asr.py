@@ -74,6 +74,21 @@ async def test_debtor_phrases_are_recognised(rec: Recogniser, calls: dict[str, n
         assert result.no_speech_prob < 0.3 and result.avg_logprob > -0.5
 
 
+async def test_the_short_encoder_window_reads_what_the_full_window_reads(
+    model: Path, rec: Recogniser, calls: dict[str, np.ndarray]
+) -> None:
+    """The default 10 s encoder window (answer + silence) against Whisper's own 30 s window."""
+    full = Recogniser(model, workers=1, cpu_threads=2, window_s=30.0)
+    try:
+        for text, samples in calls.items():
+            short, whole = await rec.transcribe(samples, "en"), await full.transcribe(samples, "en")
+            assert norm(short.text) == norm(whole.text), (text, short.text, whole.text)
+    finally:
+        full.close()
+    with pytest.raises(ValueError, match="window_s"):
+        Recogniser(model, window_s=0.5)
+
+
 async def test_silence_and_noise_are_rejected(rec: Recogniser) -> None:
     rng = np.random.default_rng(7)
     inputs = {

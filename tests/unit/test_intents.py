@@ -107,6 +107,26 @@ def test_independent_held_out_set() -> None:
     assert acc >= 0.90, "\n".join(errors)
 
 
+def test_third_set_used_to_generalise_the_classifier() -> None:
+    """90 answers by a third author; its misses (0.778 before) drove the generic rules (slot-driven
+    promise, longest match, exact over fuzzy, hypotheticals), so it is a development set now."""
+    now, tz, rows = load_corpus("en", "heldout3_en.tsv")
+    assert len(rows) == 90
+    acc, _slot_acc, errors = evaluate("en", rows, now, tz)
+    assert acc >= 0.95, "\n".join(errors)
+
+
+def test_fresh_held_out_set() -> None:
+    """100 answers by a fourth author, written after the rules above and measured once, never tuned
+    on: 0.71 with the classifier before the generic rules, 0.88 after. A drop below 0.85 is a
+    regression; the 0.95 target of issue 3 is not met on fresh phrasing."""
+    now, tz, rows = load_corpus("en", "heldout4_en.tsv")
+    assert len(rows) == 100
+    acc, slot_acc, errors = evaluate("en", rows, now, tz)
+    print(f"\nfresh en held-out: intent {acc:.3f}, slots {slot_acc:.3f}")
+    assert acc >= 0.85, "\n".join(errors)
+
+
 def c(text: str, lang: Lang = "en") -> str:
     return classify(text, lang, NOW, NY).intent
 
@@ -115,6 +135,15 @@ def c(text: str, lang: Lang = "en") -> str:
     ("text", "lang", "intent"),
     [
         ("I already paid, stop calling", "en", "cease"),
+        # generic rules: an amount or a coming date alone is an offer to pay; the longer phrase wins;
+        # a misheard guess does not outvote exact words; "if i paid" is a hypothesis
+        ("Seventy five bucks tomorrow, that's all I've got", "en", "promise_to_pay"),
+        ("Yeah, on the 15th", "en", "promise_to_pay"),
+        ("Yeah", "en", "affirm"),
+        ("Don't call me at work", "en", "inconvenient_time"),
+        ("Don't call me", "en", "cease"),
+        ("What if I paid it off over six months", "en", "payment_plan"),
+        ("I refuse to pay this", "en", "refuse"),
         ("Stop calling, talk to my lawyer", "en", "attorney"),
         ("That's not my debt, stop calling me", "en", "cease"),
         ("I lost my job but I can pay 50 next week", "en", "promise_to_pay"),
@@ -163,7 +192,11 @@ def test_matched_explains_the_decision() -> None:
     r = classify("Please stop calling me.", "en", NOW, NY)
     assert (r.intent, r.matched) == ("cease", "en:cease:'stop calling'")
     fuzzy = classify("You've got the long number.", "en", NOW, NY)
-    assert fuzzy.intent == "wrong_number" and fuzzy.matched.startswith("en:wrong_number:~'wrong number'")
+    assert (
+        fuzzy.intent == "wrong_number"
+        and fuzzy.matched.startswith("en:wrong_number:~")
+        and "long" in fuzzy.matched
+    )
     zh = classify("别再打了", "zh", NOW, NY)
     assert zh.matched.startswith("zh:cease:'别再打")
     assert classify("I like turtles", "en", NOW, NY).matched == "en:unknown:no phrase matched"

@@ -54,6 +54,8 @@ log = logging.getLogger("dunline.asr")
 
 RATE = 16000
 MAX_AUDIO_S = 30.0  # one Whisper window; longer input is cut (answers are short)
+FULL_WINDOW = 3000  # mel frames in Whisper's 30 s window
+PAD_FRAMES = 600  # silence after the answer (6 s): less makes Whisper base repeat itself or mishear
 NO_SPEECH_PROB = 0.6
 ECHO_NO_SPEECH_PROB = 0.4
 LOW_LOGPROB = -1.0
@@ -141,9 +143,13 @@ class Recogniser:
         cpu_threads: int = 2,
         compute_type: str = "int8",
         prompts: dict[str, str] | None = None,
+        window_s: float = 10.0,
     ) -> None:
         if workers < 1 or cpu_threads < 0:
             raise ValueError("workers must be >= 1 and cpu_threads >= 0")
+        if not 1.0 <= window_s <= MAX_AUDIO_S:
+            raise ValueError(f"window_s must be between 1 and {MAX_AUDIO_S:.0f} seconds")
+        self.window_frames = int(window_s * 100)
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:  # pragma: no cover - dependency missing
@@ -183,35 +189,47 @@ class Recogniser:
     def _decode(
         self, audio: npt.NDArray[np.float32], lang: Lang, prompt: str | None, max_tokens: int
     ) -> _Decoded:
+        """One encoder pass over the answer padded to `window_frames`, one greedy decode.
+
+        faster-whisper's `transcribe` pads every input to Whisper's 30 s window (3000 mel frames), so
+        a 1 s "yes" costs a full 30 s encoder pass; CTranslate2's encoder accepts fewer frames, so we
+        call it directly with the answer plus silence up to `window_frames` (see `encoder_window_s`).
+        The decode mirrors `transcribe`'s options (prompt, suppressed tokens, scores).
+        """
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
         started = time.perf_counter()
-        segments, _info = self._model.transcribe(
-            audio,
-            language=lang,
-            task="transcribe",
+        model = self._model
+        features = model.feature_extractor(audio)  # (n_mels, frames), 100 frames a second
+        frames = features.shape[-1]
+        window = min(FULL_WINDOW, max(self.window_frames, frames + PAD_FRAMES))
+        window += window % 2  # the encoder halves the frame count
+        padded = np.zeros((features.shape[0], window), dtype=np.float32)
+        padded[:, : min(frames, window)] = features[:, :window]
+        encoded = model.encode(padded)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=lang
+        )
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        sequence = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        result = model.model.generate(
+            encoded,
+            [sequence],
             beam_size=1,
-            best_of=1,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-            max_new_tokens=max_tokens,
-            initial_prompt=prompt or None,
-            # thresholds off inside faster-whisper: it would drop the segment (and its scores); we judge
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            no_speech_threshold=None,
-        )
-        segs = list(segments)  # the generator does the work
+            max_length=len(sequence) + max_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = tokenizer.decode(tokens).strip()
         decode_ms = (time.perf_counter() - started) * 1000
-        if not segs:
-            return _Decoded("", math.nan, math.nan, math.nan, decode_ms)
-        return _Decoded(
-            text="".join(s.text for s in segs).strip(),
-            no_speech_prob=max(s.no_speech_prob for s in segs),
-            avg_logprob=min(s.avg_logprob for s in segs),
-            compression_ratio=max(s.compression_ratio for s in segs),
-            decode_ms=decode_ms,
-        )
+        if not tokens:
+            return _Decoded("", result.no_speech_prob, math.nan, math.nan, decode_ms)
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        return _Decoded(text, result.no_speech_prob, avg_logprob, get_compression_ratio(text), decode_ms)
 
     async def transcribe(
         self,

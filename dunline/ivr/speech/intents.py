@@ -16,13 +16,22 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    promise_to_pay); a fuzzy window may not contain a negator its phrase lacks.  Negations that carry
    their own meaning are phrases of other intents ("not my number" -> wrong_number, "cannot pay" ->
    hardship, "not paying" -> refuse).
+   A `conditional` intent's match right after "if"/"whether" is a hypothesis and dropped ("what if i
+   paid it off over six months" is not already_paid).
+   Longest match: an exact match lying inside a longer exact match of another intent is dropped ("do
+   not call me at work" is inconvenient_time, not the cease phrase "do not call" inside it).
+   Exact before fuzzy: fuzzy matches are tried only when nothing matched exactly, except for the legal
+   flags (attorney, cease, dispute, wrong_number), which a misheard phrase may still raise.
 4. Contrast: when the answer has "but"/但是, intents other than attorney, cease, dispute, wrong_number
    count only after the last one, if anything matches there.
 5. Priority among the intents still matched (first wins):
    attorney > cease > dispute > wrong_number > already_paid > hardship > payment_plan > promise_to_pay
    > callback_later > inconvenient_time > request_agent > refuse > deny > affirm.
    Legal flags first (they restrict what may happen next), then what was done, then what will be done.
-6. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
+6. Slots as a last resort: when nothing but "yes" matched and the answer holds an amount or a coming
+   date, it is an offer to pay: promise_to_pay at confidence 0.75 ("fifty bucks tomorrow", "yeah, on
+   the 15th"); the IVR reads every promise back for confirmation before recording it.
+7. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
 Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount, already_paid: a date
 in the past, callback: date+time ...).  `matched` names what decided: "en:cease:'stop calling'",
 "en:wrong_number:~'wrong number'='long number'(87)", "zh:promise_to_pay:/还(你|您)?[...]/".
@@ -41,6 +50,7 @@ from dunline.ivr.speech.slots import Prefer, parse_amount, parse_date, parse_tim
 from dunline.ivr.speech.types import IntentResult, Lang, Slots
 
 UNKNOWN_CONFIDENCE = 0.1
+PROMISE_BY_SLOTS = 0.75  # above the IVR's reprompt threshold: the read-back confirms it anyway
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,12 @@ class Match:
 
 def _negated(toks: list[str], start: int, lex: Lexicon) -> bool:
     return any(t in lex.negators for t in toks[max(0, start - lex.negation_window) : start])
+
+
+def _hypothetical(il: IntentLex, toks: list[str], start: int, lex: Lexicon) -> bool:
+    return il.conditional and any(
+        t in lex.conditionals for t in toks[max(0, start - lex.negation_window) : start]
+    )
 
 
 def _token_eq(pt: str, tok: str) -> bool:
@@ -68,6 +84,8 @@ def _exact(il: IntentLex, toks: list[str], lex: Lexicon, spans: list[tuple[int, 
         for i in range(len(toks) - n + 1):
             if all(_token_eq(p, t) for p, t in zip(phrase, toks[i : i + n], strict=True)):
                 if il.negatable and not own_neg and _negated(toks, i, lex):
+                    continue
+                if _hypothetical(il, toks, i, lex):
                     continue
                 spans.append((i, i + n))
                 text = lex.join(phrase)
@@ -121,6 +139,8 @@ def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, 
                         continue  # "month" is not "monthly", "pay" is not "payment": another word
                     if il.negatable and phrase[0] not in lex.negators and _negated(toks, i, lex):
                         continue
+                    if _hypothetical(il, toks, i, lex):
+                        continue
                     best = (score, i, i + size, text, lex.join(window))
     if best is None:
         return None
@@ -147,8 +167,23 @@ def candidates(text: str, lang: Lang) -> dict[str, Match]:
         if (m := _exact(il, toks, lex, taken)) is not None:
             found[name] = m
             taken.append((m.start, m.end))
+    # the longer phrase is the more specific one: a match inside another intent's longer match goes
+    # ("do not call me at work" is inconvenient_time, not the cease phrase "do not call" inside it)
+    found = {
+        n: m
+        for n, m in found.items()
+        if not any(
+            o is not m and o.start <= m.start and m.end <= o.end and o.end - o.start > m.end - m.start
+            for o in found.values()
+        )
+    }
+    exact = set(found)
     for name, il in lex.intents.items():
-        if name not in found and (m := _fuzzy(il, toks, lex, taken)) is not None:
+        # a guess at a misheard phrase does not outvote words heard exactly, unless it is a
+        # legal flag (a misheard "stop calling" must still stop the calls)
+        if name in found or (exact and name not in lex.always_count):
+            continue
+        if (m := _fuzzy(il, toks, lex, taken)) is not None:
             found[name] = m
     cut = _clause_start(toks, lex)
     if cut and any(m.start >= cut for n, m in found.items() if n not in lex.always_count):
@@ -173,8 +208,18 @@ def classify(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult
     if not normalise(text, lex):
         return IntentResult("unknown", UNKNOWN_CONFIDENCE / 2, matched=f"{lang}:unknown:empty")
     found = candidates(text, lang)
-    for name in lex.priority:
-        if name in found:
-            m = found[name]
-            return IntentResult(name, m.confidence, _slots(text, lex.intents[name], lang, now, tz), m.matched)
+    winner = next((name for name in lex.priority if name in found), None)
+    if winner in (None, "affirm"):
+        # an amount or a coming date with nothing stronger said is an offer to pay
+        # ("fifty bucks tomorrow", "yeah, 200 on the 15th")
+        promise = lex.intents["promise_to_pay"]
+        slots = _slots(text, promise, lang, now, tz)
+        if slots.amount is not None or (slots.date is not None and slots.date >= now.astimezone(tz).date()):
+            what = ",".join(k for k in ("amount", "date") if getattr(slots, k) is not None)
+            return IntentResult(
+                "promise_to_pay", PROMISE_BY_SLOTS, slots, f"{lang}:promise_to_pay:slots({what})"
+            )
+    if winner is not None:
+        m = found[winner]
+        return IntentResult(winner, m.confidence, _slots(text, lex.intents[winner], lang, now, tz), m.matched)
     return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:no phrase matched")

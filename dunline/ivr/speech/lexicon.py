@@ -33,6 +33,7 @@ class IntentLex:
     patterns: tuple[re.Pattern[str], ...]
     negatable: bool
     slots: frozenset[str]
+    conditional: bool = False  # a match after "if" is a hypothesis, not a statement ("what if i paid")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Lexicon:
     contractions: dict[str, str]
     fillers: tuple[str, ...]
     intents: dict[str, IntentLex]
+    conditionals: frozenset[str] = frozenset()  # words that make a `conditional` intent's match a hypothesis
 
     def join(self, toks: tuple[str, ...] | list[str]) -> str:
         return "".join(toks) if self.lang == "zh" else " ".join(toks)
@@ -74,6 +76,7 @@ def load(lang: Lang) -> Lexicon:
             patterns=tuple(re.compile(p) for p in spec.get("patterns", [])),
             negatable=bool(spec.get("negatable", False)),
             slots=frozenset(spec.get("slots", [])),
+            conditional=bool(spec.get("conditional", False)),
         )
     priority = tuple(doc["priority"])
     if set(priority) != set(intents) or set(priority) != set(INTENTS) - {"unknown"}:
@@ -94,6 +97,7 @@ def load(lang: Lang) -> Lexicon:
         contractions={str(k): str(v) for k, v in doc["contractions"].items()},
         fillers=tuple(doc["fillers"]),
         intents=intents,
+        conditionals=frozenset(doc.get("conditionals", [])),
     )
 
 
