@@ -35,12 +35,13 @@ integration: setup
 test: setup lint
 	$(BIN)/pytest tests -q -ra
 
-bench: setup   # about 30 minutes on 2 cores; results with the machine in bench/results/
+bench: setup   # about 45 minutes on 2 cores; results with the machine in bench/results/
 	$(BIN)/python bench/originate.py
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/speech_accuracy.py
-	$(BIN)/python bench/turns.py
-	$(BIN)/python bench/turns.py --staggered --calls 4,8,12 --out bench/results/turns_staggered.json
+	$(BIN)/python bench/turns.py --calls 1
+	$(BIN)/python bench/turns.py --staggered --calls 8,12,16,20,24,32,40,48 --out bench/results/turns_staggered.json
+	$(BIN)/python bench/gate.py
 
 down: $(STAMP)
 	$(BIN)/dunline asterisk down

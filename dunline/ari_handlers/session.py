@@ -42,6 +42,7 @@ class CallContext:
     media: Mapping[str, str]  # prompt id -> ARI media URI
     lang: str = "en"
     timezone: str = "UTC"
+    currency: str = "USD"
 
 
 RecordHook = Callable[[CallContext, engine.Record], Awaitable[None]]
@@ -201,7 +202,7 @@ class IvrSession:
         if self.ears is None:
             raise KeyError(f"prompt {prompt_id!r} has no audio for this call")
         held = self.state.pending
-        values = call_values(dict(held.slots) if held else {})
+        values = call_values(dict(held.slots) if held else {}, self.ctx.currency, self.ctx.lang)
         return await self.ears.render_call_prompt(prompt_id, values)
 
     def _start_timer(self, timer_id: str, seconds: float) -> None:

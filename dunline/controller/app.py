@@ -229,7 +229,7 @@ class SpeechParts:
 
         async def render(prompt_id: str, values: Mapping[str, str]) -> str:
             return await asyncio.to_thread(
-                prompts.render_call_prompt, self.s, self.pbx, self.renderer, prompt_id, values
+                prompts.render_call_prompt, self.s, self.pbx, self.renderer, prompt_id, values, lang
             )
 
         return Ears(listener, tap, render)
@@ -247,7 +247,7 @@ def account_values(acc: AccountView) -> dict[str, str]:
     ref = str(acc.account_ref)
     return {
         "name": acc.full_name,
-        "amount": prompts.spoken_amount(acc.balance, acc.currency),
+        "amount": prompts.speak_amount(acc.balance, acc.currency, acc.language),
         "days": str(acc.days_overdue),
         "ref_last4": " ".join(ref[-4:]),
     }
@@ -260,7 +260,12 @@ async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[Dial
         if acc.phone_id is None or acc.phone_e164 is None:
             continue  # nothing to dial
         media = await asyncio.to_thread(
-            prompts.render_account_prompts, rt.settings, rt.pbx, rt.renderer, account_values(acc)
+            prompts.render_account_prompts,
+            rt.settings,
+            rt.pbx,
+            rt.renderer,
+            account_values(acc),
+            acc.language,
         )
         targets.append(
             DialTarget(
@@ -271,6 +276,7 @@ async def prepare_targets(rt: Runtime, accounts: list[AccountView]) -> list[Dial
                 media,
                 acc.language,
                 acc.timezone or "UTC",
+                acc.currency,
             )
         )
     return targets

@@ -46,6 +46,7 @@ class DialTarget:
     media: Mapping[str, str]
     lang: str = "en"
     timezone: str = "UTC"
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,9 @@ class Dialer:
             )  # fmt: skip
         aid = str(attempt)
         self._queues[aid] = asyncio.Queue()
-        self._contexts[aid] = CallContext(aid, target.account_ref, target.media, target.lang, target.timezone)
+        self._contexts[aid] = CallContext(
+            aid, target.account_ref, target.media, target.lang, target.timezone, target.currency
+        )
         try:
             state = await self._follow(attempt, target)
         finally:

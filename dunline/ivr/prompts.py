@@ -105,6 +105,39 @@ def spoken_amount(amount: Decimal, currency: str = "USD") -> str:
     return f"{text} and {cents} {'cent' if cents == 1 and minor == 'cents' else minor}"
 
 
+ZH_UNITS = {"CNY": ("元", "分"), "USD": ("美元", "美分"), "GBP": ("英镑", "便士"), "HKD": ("港元", "分")}
+ZH_WEEKDAYS = "一二三四五六日"
+LANGS = ("en", "zh")
+
+
+def spoken_amount_zh(amount: Decimal, currency: str = "CNY") -> str:
+    """Decimal('2500.50') -> '2500元50分' (espeak-ng reads the digits in Mandarin)."""
+    major, minor = ZH_UNITS.get(currency, (currency, "分"))
+    q = amount.quantize(Decimal("0.01"))
+    if q < 0:
+        raise PromptError(f"cannot speak a negative amount: {q}")
+    whole, cents = int(q), int((q - int(q)) * 100)
+    return f"{whole}{major}{cents}{minor}" if cents else f"{whole}{major}"
+
+
+def spoken_date_zh(day: date) -> str:
+    """2026-12-04 -> '12月4日，星期五'."""
+    return f"{day.month}月{day.day}日，星期{ZH_WEEKDAYS[day.weekday()]}"
+
+
+def speak_amount(amount: Decimal, currency: str, lang: str) -> str:
+    return spoken_amount_zh(amount, currency) if lang == "zh" else spoken_amount(amount, currency)
+
+
+def _lang(lang: str) -> str:
+    return lang if lang in LANGS else "en"
+
+
+def static_name(prompt_id: str, lang: str) -> str:
+    """The file name of a static prompt in the PBX's sounds directory ('menu', 'zh_menu')."""
+    return prompt_id if _lang(lang) == "en" else f"{_lang(lang)}_{prompt_id}"
+
+
 def fill(prompt: Prompt, values: Mapping[str, str]) -> str:
     try:
         return prompt.text.format_map(dict(values))
@@ -120,8 +153,12 @@ def render_static_prompts(settings: Settings, pbx: Instance, renderer: Renderer)
     from dunline.controller.asterisk import render_audio
 
     values = global_values(settings)
-    catalog = load_catalog("en").values()
-    items = {p.id: ("en", fill(p, values)) for p in catalog if not (p.per_account or p.per_call)}
+    items = {
+        static_name(p.id, lang): (lang, fill(p, values))
+        for lang in LANGS
+        for p in load_catalog(lang).values()
+        if not (p.per_account or p.per_call)
+    }
     render_audio(pbx, renderer, items)
 
 
@@ -137,19 +174,25 @@ def _publish(pbx: Instance, src: Path) -> str:
 
 
 def render_account_prompts(
-    settings: Settings, pbx: Instance, renderer: Renderer, account_values: Mapping[str, str]
+    settings: Settings,
+    pbx: Instance,
+    renderer: Renderer,
+    account_values: Mapping[str, str],
+    lang: str = "en",
 ) -> dict[str, str]:
-    """Render this account's prompts; returns {prompt id: media uri} for the catalog's static and
-    account prompts (call prompts are rendered during the call by `render_call_prompt`)."""
+    """Render this account's prompts in the debtor's language (en, zh; others get English); returns
+    {prompt id: media uri} for the catalog's static and account prompts (call prompts are rendered
+    during the call by `render_call_prompt`)."""
+    lang = _lang(lang)
     values = {**global_values(settings), **account_values}
     media = {}
-    for p in load_catalog("en").values():
+    for p in load_catalog(lang).values():
         if p.per_call:
             continue
         if not p.per_account:
-            media[p.id] = f"sound:{pbx.inner}/sounds/{p.id}"
+            media[p.id] = f"sound:{pbx.inner}/sounds/{static_name(p.id, lang)}"
             continue
-        media[p.id] = _publish(pbx, renderer.render(fill(p, values), "en"))
+        media[p.id] = _publish(pbx, renderer.render(fill(p, values), "zh" if lang == "zh" else "en"))
     return media
 
 
@@ -160,10 +203,15 @@ def spoken_date(day: date) -> str:
     return f"{day.strftime('%A')}, {day.strftime('%B')} {n}{suffix}"
 
 
-def call_values(slots: Mapping[str, str], currency: str = "USD") -> dict[str, str]:
+def call_values(slots: Mapping[str, str], currency: str = "USD", lang: str = "en") -> dict[str, str]:
     """Slots of a spoken answer -> the words a read-back prompt uses."""
     amount = slots.get("amount")
     when = slots.get("date")
+    if _lang(lang) == "zh":
+        return {
+            "promise_amount": spoken_amount_zh(Decimal(amount), currency) if amount else "您说的金额",
+            "promise_date": spoken_date_zh(date.fromisoformat(when)) if when else "您说的日期",
+        }
     return {
         "promise_amount": spoken_amount(Decimal(amount), currency) if amount else "the amount you said",
         "promise_date": spoken_date(date.fromisoformat(when)) if when else "the day you said",
@@ -171,9 +219,16 @@ def call_values(slots: Mapping[str, str], currency: str = "USD") -> dict[str, st
 
 
 def render_call_prompt(
-    settings: Settings, pbx: Instance, renderer: Renderer, prompt_id: str, values: Mapping[str, str]
+    settings: Settings,
+    pbx: Instance,
+    renderer: Renderer,
+    prompt_id: str,
+    values: Mapping[str, str],
+    lang: str = "en",
 ) -> str:
-    """Render one call-scoped prompt (a read-back) now; returns its media URI. CPU work: run it
-    off the event loop."""
-    prompt = load_catalog("en")[prompt_id]
-    return _publish(pbx, renderer.render(fill(prompt, {**global_values(settings), **values}), "en"))
+    """Render one call-scoped prompt (a read-back) now, in the debtor's language; returns its media
+    URI. CPU work: run it off the event loop."""
+    lang = _lang(lang)
+    prompt = load_catalog(lang)[prompt_id]
+    text = fill(prompt, {**global_values(settings), **values})
+    return _publish(pbx, renderer.render(text, "zh" if lang == "zh" else "en"))

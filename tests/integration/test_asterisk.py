@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -80,3 +81,22 @@ async def test_ami_user_has_least_privilege_and_injection_never_reaches_asterisk
         assert channel_id not in stack.pbx.rx("core show channels concise")
     finally:
         await ami.close()
+
+
+def test_mandarin_prompts_are_rendered_for_the_pbx(stack: Stack, tmp_path: Path) -> None:
+    """`asterisk up` renders the static prompts in both languages; a Mandarin debtor's account
+    prompts are rendered with espeak-ng and published where the PBX plays them."""
+    from dunline.ivr.prompts import render_account_prompts
+    from dunline.ivr.speech.audio import read_wav
+    from dunline.ivr.tts import Renderer
+
+    sounds = stack.pbx.host / "sounds"
+    assert (sounds / "zh_menu.wav").stat().st_size > 8000 and (sounds / "menu.wav").exists()
+    values = {"name": "王芳", "amount": "2500元", "days": "30", "ref_last4": "2 0 0 1"}
+    media = render_account_prompts(stack.settings, stack.pbx, Renderer(tmp_path), values, "zh")
+    assert media["menu"].endswith("/sounds/zh_menu")
+    rpc = media["rpc_question"]
+    assert rpc.startswith("sound:") and "/sounds/acct/" in rpc
+    wav = stack.pbx.host / "sounds" / "acct" / (rpc.rsplit("/", 1)[1] + ".wav")
+    samples, rate = read_wav(wav)
+    assert rate == 8000 and samples.size > rate  # over a second of 8 kHz speech

@@ -215,3 +215,35 @@ def test_call_values_speak_the_promise() -> None:
 def test_call_prompts_are_not_rendered_statically() -> None:
     catalog = load_catalog("en")
     assert catalog["promise_readback"].per_call and not catalog["promise_readback"].per_account
+
+
+def test_the_mandarin_catalog_mirrors_the_english_one() -> None:
+    import string
+
+    from dunline.ivr.prompts import load_catalog
+
+    en, zh = load_catalog("en"), load_catalog("zh")
+    assert set(en) == set(zh)
+    for pid, p in en.items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(p.text) if f}
+        zh_fields = {f for _, f, _, _ in string.Formatter().parse(zh[pid].text) if f}
+        assert (fields, p.per_account, p.per_call) == (zh_fields, zh[pid].per_account, zh[pid].per_call), pid
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh[pid].text), pid  # really Mandarin
+
+
+def test_mandarin_amounts_dates_and_read_back() -> None:
+    from dunline.ivr.prompts import call_values, speak_amount, spoken_amount_zh, spoken_date_zh, static_name
+
+    assert spoken_amount_zh(Decimal("2500")) == "2500元"
+    assert spoken_amount_zh(Decimal("2500.5"), "CNY") == "2500元50分"
+    assert spoken_amount_zh(Decimal("99.99"), "USD") == "99美元99美分"
+    assert speak_amount(Decimal("10"), "USD", "en") == "10 dollars"
+    assert spoken_date_zh(date(2026, 12, 4)) == "12月4日，星期五"
+    values = call_values({"amount": "200.00", "date": "2026-12-04"}, "CNY", "zh")
+    assert values == {"promise_amount": "200元", "promise_date": "12月4日，星期五"}
+    assert call_values({}, "CNY", "zh")["promise_amount"] == "您说的金额"
+    assert (static_name("menu", "en"), static_name("menu", "zh"), static_name("menu", "fr")) == (
+        "menu",
+        "zh_menu",
+        "menu",
+    )
