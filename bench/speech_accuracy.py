@@ -2,8 +2,8 @@
 
 The held-out lines of tests/fixtures/speech/corpus_en.tsv (every 5th data line, never used to tune
 the lexicon), the independent set tests/fixtures/speech/heldout2_en.tsv (70 answers written by
-someone who never saw the lexicon, never tuned on) and the fresh set heldout4_en.tsv (100 answers by
-a fourth author, written after the last lexicon change, never tuned on) are spoken by the piper
+someone who never saw the lexicon, never tuned on) and the fresh set heldout5_en.tsv (100 answers by
+a fifth author, written after the last lexicon change, never tuned on) are spoken by the piper
 voice, passed through a telephone channel (8 kHz G.711 mu-law and back to 16 kHz), recognised by
 Whisper base (int8) and classified. Reports intent accuracy per set and overall (target >= 95%),
 slot accuracy where the corpus gives slots, ASR milliseconds, and every miss with its transcript.
@@ -36,7 +36,7 @@ from common import machine, pct, report
 SPEECH = Path(__file__).parents[1] / "tests" / "fixtures" / "speech"
 CORPUS = SPEECH / "corpus_en.tsv"
 INDEPENDENT = SPEECH / "heldout2_en.tsv"  # written by someone who never saw the lexicon; never tuned on
-FRESH = SPEECH / "heldout4_en.tsv"  # a fourth author, written after the last lexicon change; never tuned on
+FRESH = SPEECH / "heldout5_en.tsv"  # a fifth author, written after the last lexicon change; never tuned on
 
 
 def load(path: Path, every_fifth: bool) -> tuple[datetime, ZoneInfo, list[list[str]]]:

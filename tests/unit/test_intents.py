@@ -116,15 +116,25 @@ def test_third_set_used_to_generalise_the_classifier() -> None:
     assert acc >= 0.95, "\n".join(errors)
 
 
-def test_fresh_held_out_set() -> None:
-    """100 answers by a fourth author, written after the rules above and measured once, never tuned
-    on: 0.71 with the classifier before the generic rules, 0.88 after. A drop below 0.85 is a
-    regression; the 0.95 target of issue 3 is not met on fresh phrasing."""
+def test_fourth_set_used_for_the_second_round() -> None:
+    """100 answers by a fourth author: measured once at 0.71 (old classifier) and 0.88 (after the
+    first round of generic rules); its misses drove a second round (conditional "until", plural
+    payments, fuzzy guesses yield to amounts and dates, amount/fee "is wrong" patterns), so it is a
+    development set now."""
     now, tz, rows = load_corpus("en", "heldout4_en.tsv")
+    assert len(rows) == 100
+    acc, _slot_acc, errors = evaluate("en", rows, now, tz)
+    assert acc >= 0.95, "\n".join(errors)
+
+
+def test_fresh_held_out_set() -> None:
+    """100 answers by a fifth author, written after the second round and measured once, never tuned
+    on: 0.93 at the text level. A drop below 0.90 is a regression."""
+    now, tz, rows = load_corpus("en", "heldout5_en.tsv")
     assert len(rows) == 100
     acc, slot_acc, errors = evaluate("en", rows, now, tz)
     print(f"\nfresh en held-out: intent {acc:.3f}, slots {slot_acc:.3f}")
-    assert acc >= 0.85, "\n".join(errors)
+    assert acc >= 0.90, "\n".join(errors)
 
 
 def c(text: str, lang: Lang = "en") -> str:

@@ -209,7 +209,8 @@ def classify(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult
         return IntentResult("unknown", UNKNOWN_CONFIDENCE / 2, matched=f"{lang}:unknown:empty")
     found = candidates(text, lang)
     winner = next((name for name in lex.priority if name in found), None)
-    if winner in (None, "affirm"):
+    guessed = winner is not None and "~" in found[winner].matched and winner not in lex.always_count
+    if winner in (None, "affirm") or guessed:
         # an amount or a coming date with nothing stronger said is an offer to pay
         # ("fifty bucks tomorrow", "yeah, 200 on the 15th")
         promise = lex.intents["promise_to_pay"]
