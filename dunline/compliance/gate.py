@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from dunline.compliance.model import Attempt, Ledger, Verdict
 from dunline.compliance.profiles import Profile, Rule, default_profiles
-from dunline.compliance.rules import Block, Context, evaluate
+from dunline.compliance.rules import Block, Context, evaluate_governing
 from dunline.compliance.zones import account_zones, locations, primary_zone, zone
 
 HORIZON = timedelta(days=400)  # beyond this, "no time found" is reported as never
@@ -61,7 +61,7 @@ def _context(attempt: Attempt, ledger: Ledger, flags: frozenset[str]) -> Context
 
 
 def _blocks(rules: Sequence[Rule], ctx: Context, t: datetime) -> list[Block]:
-    return [b for b in (evaluate(r, ctx, t) for r in rules) if b is not None]
+    return [b for b in (evaluate_governing(r, ctx, t) for r in rules) if b is not None]
 
 
 def check(
@@ -86,6 +86,7 @@ def check(
             names,
         )
     ctx = _context(attempt, ledger, frozenset(flags))
+    rules = tuple(r for r in rules if ctx.attempt_matches(r.applies_to))  # fixed for this attempt
     blocks = _blocks(rules, ctx, now)
     if not blocks:
         return Verdict(True, (), (), None, names)

@@ -29,6 +29,8 @@ Result = Literal[
     "failed",
     "in_progress",  # placed, not finished yet: it counts as placed
     "refused",  # a contact person refused to help (stops contacting that person)
+    "read",  # an SMS or e-mail the debtor opened (read receipt)
+    "replied",  # an SMS or e-mail the debtor answered
 ]
 
 CHANNELS: tuple[Channel, ...] = ("call", "sms", "letter", "voicemail", "email")
@@ -127,6 +129,13 @@ class Ledger:
     def of(cls, contacts: Iterable[Contact]) -> Ledger:
         ordered = tuple(sorted(contacts, key=lambda c: c.at))
         return cls(ordered, tuple(c.at.timestamp() for c in ordered))
+
+    def plus(self, contact: Contact) -> Ledger:
+        """This ledger with one more entry (cheap when it is the latest, as planned contacts are)."""
+        ts = contact.at.timestamp()
+        if not self._epochs or ts >= self._epochs[-1]:
+            return Ledger((*self.contacts, contact), (*self._epochs, ts))
+        return Ledger.of((*self.contacts, contact))
 
     def after(self, t: float) -> Sequence[Contact]:
         """Contacts strictly after epoch second `t` (a rolling window (t, now])."""

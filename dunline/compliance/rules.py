@@ -311,6 +311,11 @@ _EVALUATORS: dict[type, Callable[[Any, Context, datetime], Block | None]] = {
 def evaluate(rule: Rule, ctx: Context, t: datetime) -> Block | None:
     if not ctx.attempt_matches(rule.applies_to):
         return None
+    return evaluate_governing(rule, ctx, t)
+
+
+def evaluate_governing(rule: Rule, ctx: Context, t: datetime) -> Block | None:
+    """`evaluate` for a rule already known to govern the attempt (`ctx.attempt_matches`)."""
     fn = _EVALUATORS.get(type(rule))
     if fn is None:
         raise TypeError(f"unknown rule type {type(rule).__name__}")

@@ -81,8 +81,9 @@ class WindowIn(_Strict):
         return v
 
 
-class AccountIn(_Strict):
-    id: str = Field(min_length=1)
+class DebtorIn(_Strict):
+    """Where the debtor is and how to reach them (shared with the strategies' account document)."""
+
     country: str = Field(pattern=r"^[A-Z]{2}$")
     region: str | None = None
     city: str | None = None
@@ -108,6 +109,10 @@ class AccountIn(_Strict):
         if v is not None and zone(v) is None:
             raise ValueError(f"{v!r} is not an IANA time zone")
         return v
+
+
+class AccountIn(DebtorIn):
+    id: str = Field(min_length=1)
 
 
 class ContactIn(_Strict):

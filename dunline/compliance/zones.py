@@ -102,9 +102,29 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
-@functools.cache
+def _area(number: str) -> str:
+    """The part of a number its zones and region depend on: +1 NPA-NXX for North America (the
+    geocoding data go no deeper), the whole number elsewhere. Keys the caches below, so a portfolio
+    of a million numbers parses each area once, not each number."""
+    return number[:8] if number.startswith("+1") and len(number) == 12 else number
+
+
+_AREA_ZONES: dict[str, tuple[str, ...]] = {}
+_AREA_LOCATION: dict[str, tuple[str | None, str | None]] = {}
+
+
 def phone_zones(number: str) -> tuple[str, ...]:
     """The IANA zones of a number's area (empty when unknown or unparseable)."""
+    key = _area(number)
+    hit = _AREA_ZONES.get(key)
+    if hit is None:
+        hit = _phone_zones(number)
+        if hit and len(_AREA_ZONES) < 200_000:  # an unknown answer is not cached for the whole area
+            _AREA_ZONES[key] = hit
+    return hit
+
+
+def _phone_zones(number: str) -> tuple[str, ...]:
     try:
         num = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -113,9 +133,18 @@ def phone_zones(number: str) -> tuple[str, ...]:
     return tuple(n for n in names if n != pn_timezone.UNKNOWN_TIMEZONE and zone(n) is not None)
 
 
-@functools.cache
 def phone_location(number: str) -> tuple[str | None, str | None]:
     """(country, region) of a number: region is the US state for North American numbers, else None."""
+    key = _area(number)
+    hit = _AREA_LOCATION.get(key)
+    if hit is None:
+        hit = _phone_location(number)
+        if hit[0] is not None and len(_AREA_LOCATION) < 200_000:
+            _AREA_LOCATION[key] = hit
+    return hit
+
+
+def _phone_location(number: str) -> tuple[str | None, str | None]:
     try:
         num = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -146,6 +175,7 @@ def address_zones(account: Account) -> tuple[str, ...]:
     return country_zones(account.country)
 
 
+@functools.lru_cache(maxsize=65536)
 def account_zones(account: Account) -> tuple[str, ...]:
     """Every zone the debtor may be in: the address and each of the debtor's own numbers."""
     found = list(address_zones(account))
@@ -155,12 +185,14 @@ def account_zones(account: Account) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+@functools.lru_cache(maxsize=65536)
 def primary_zone(account: Account) -> str | None:
     """The zone for what the debtor said in their own local time (the address, else the first phone)."""
     zones = address_zones(account) or account_zones(account)
     return zones[0] if zones else None
 
 
+@functools.lru_cache(maxsize=65536)
 def locations(account: Account) -> tuple[tuple[str, str | None, str | None], ...]:
     """(country, region, city) of the address and of each of the debtor's numbers."""
     out = [(account.country.upper(), account.region.upper() if account.region else None, account.city)]

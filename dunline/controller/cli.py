@@ -180,10 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     from dunline.controller.cli_asr import add_asr_commands
     from dunline.controller.cli_compliance import add_compliance_commands
     from dunline.controller.cli_speech import add_intent_command
+    from dunline.controller.cli_strategy import add_strategy_commands
 
     add_intent_command(sub)
     add_asr_commands(sub)
     add_compliance_commands(sub)
+    add_strategy_commands(sub)
     return p
 
 
