@@ -53,6 +53,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_strategy_commands(sub: Any) -> None:
+    from dunline.controller.cli_fit import add_fit_arguments
+
+    strategy = sub.add_parser("strategy", help="scorecards and strategy variants")
+    strategy_sub = strategy.add_subparsers(dest="sub", required=True)
+    add_fit_arguments(strategy_sub.add_parser("fit", help="fit the scorecard's points from past outcomes"))
+
     p: argparse.ArgumentParser = sub.add_parser("plan", help="the treatment plan for one account")
     p.add_argument("account", help="ACCOUNT.json (docs/strategies.md)")
     p.add_argument("--history", help="HISTORY.json: contact history, the compliance history shape")

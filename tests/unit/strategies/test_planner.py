@@ -270,3 +270,16 @@ def test_every_ladder_step_has_a_script_in_both_languages_and_legal_flags_agree(
                 assert step.template in scripts, (lang, stage, step.template)
                 assert scripts[step.template].legal == step.legal, (lang, step.template)
         assert "promise_reminder_sms" in scripts
+
+
+def test_strategy_fit_is_registered_on_the_command_line() -> None:
+    sample = Path(__file__).resolve().parents[2] / "fixtures" / "strategies" / "history_sample.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dunline.controller.cli", "strategy", "fit", str(sample), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["auc_test"] > 0.65 and doc["n_test"] > 0
