@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dunline.config.schema import Settings
 from dunline.controller import asterisk
@@ -22,6 +23,7 @@ from dunline.portfolio.report import import_file
 from dunline.store.accounts import list_dialable
 from dunline.store.embedded import server_pid, stop_embedded
 
+DEMO_ZONE = ZoneInfo("America/Los_Angeles")  # where the sample debtors live
 DEMO_NUMBERS = (
     "+14155550101",
     "+14155550102",
@@ -73,7 +75,7 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> dict[str, Any]:
         }
         for r in results
     ]
-    clock = {"simulated": start > real, "start": start.isoformat()}
+    clock = {"simulated": start > real, "start": start.astimezone(DEMO_ZONE).isoformat(timespec="minutes")}
     return {"calls": calls, "clock": clock, "duration_s": round(time.monotonic() - t0, 2)}
 
 
