@@ -111,6 +111,43 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _import_payments(settings: Settings, path: Path) -> Any:
+    from dunline.controller.app import open_database
+    from dunline.portfolio.csv_schema import RowError
+    from dunline.portfolio.payments_csv import parse_payments
+    from dunline.portfolio.report import PortfolioInvalid
+    from dunline.store.payments import import_payments
+
+    try:
+        text = await asyncio.to_thread(path.read_text, "utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PortfolioInvalid([RowError(0, "(file)", "", f"cannot be read: {exc}")]) from None
+    rows, errors = parse_payments(text.splitlines())
+    if errors or not rows:
+        raise PortfolioInvalid(errors or [RowError(0, "(file)", "", "has no data rows")])
+    pool, _ = await open_database(settings)
+    try:
+        return await import_payments(pool, rows, source=path.name)
+    finally:
+        await pool.close()
+
+
+def cmd_import_payments(args: argparse.Namespace) -> int:
+    from dunline.portfolio.report import PortfolioInvalid, format_errors
+    from dunline.store.payments import UnknownAccounts
+
+    try:
+        result = asyncio.run(_import_payments(_settings(args), Path(args.file)))
+    except (PortfolioInvalid, UnknownAccounts) as exc:
+        doc = {"ok": False, "imported": 0, "errors": [dataclasses.asdict(e) for e in exc.errors]}
+        _print(args, doc, f"{args.file}: nothing imported\n{format_errors(exc.errors)}")
+        return EXIT_INPUT
+    doc = {"ok": True, **result.as_dict()}
+    text = f"{args.file}: {result.inserted} payment(s) stored, {result.already_stored} already there"
+    _print(args, doc, text)
+    return EXIT_OK
+
+
 # ---- asterisk -----------------------------------------------------------------------------------
 def cmd_asterisk(args: argparse.Namespace) -> int:
     from dunline.controller import asterisk
@@ -170,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     acc = leaf(imp, "accounts", cmd_import_accounts, "import a portfolio CSV (all rows or none)")
     acc.add_argument("file")
     acc.add_argument("--upsert", action="store_true", help="update accounts that already exist")
+    pay = leaf(imp, "payments", cmd_import_payments, "import payments received (all rows or none)")
+    pay.add_argument("file")
 
     ast = leaf(sub, "asterisk", cmd_asterisk, "provision/start/stop the PBX and carrier simulator")
     ast.add_argument("action", choices=["up", "down", "status"])

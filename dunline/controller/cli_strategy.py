@@ -52,12 +52,81 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _facts(rows: list[dict[str, Any]]) -> list[Any]:
+    from datetime import date
+    from decimal import Decimal
+
+    from dunline.strategies.report import AccountResult
+
+    def js(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    out = []
+    for r in rows:
+        promises = []
+        for p in js(r["promises"]):
+            slots = p.get("slots") or {}
+            if slots.get("date"):
+                amount = Decimal(slots["amount"]) if slots.get("amount") else None
+                promises.append((datetime.fromisoformat(p["at"]), date.fromisoformat(slots["date"]), amount))
+        payments = [(datetime.fromisoformat(p["at"]), Decimal(str(p["amount"]))) for p in js(r["payments"])]
+        out.append(
+            AccountResult(r["account_ref"], r["timezone"], r["attempts"], r["contacts"], promises, payments)
+        )
+    return out
+
+
+async def _report(args: argparse.Namespace, now: datetime) -> list[dict[str, Any]]:
+    from dunline.config import loader
+    from dunline.controller.app import open_database
+    from dunline.store.payments import report_facts
+    from dunline.strategies.report import compare
+
+    pool, _ = await open_database(loader.load(Path(args.config) if args.config else None))
+    try:
+        return compare(_facts(await report_facts(pool)), now)
+    finally:
+        await pool.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import asyncio
+
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError:
+        print(f"error: --now {args.now!r} is not an ISO 8601 date-time", file=sys.stderr)
+        return EXIT_INPUT
+    if now.tzinfo is None:
+        print("error: --now needs an offset", file=sys.stderr)
+        return EXIT_INPUT
+    doc = asyncio.run(_report(args, now))
+    if args.json:
+        print(json.dumps(doc))
+        return EXIT_OK
+
+    def rate(v: list[Any] | tuple[Any, ...]) -> str:
+        return "-" if v[0] is None else f"{v[0]:.1%} [{v[1]:.1%}, {v[2]:.1%}]"
+
+    for d in doc:
+        print(f"{d['variant']}: {d['accounts']} accounts, {d['attempts']} attempts")
+        print(f"  contact rate {rate(d['contact_rate'])}, promise rate {rate(d['promise_rate'])}")
+        print(f"  kept rate {rate(d['kept_rate'])}, collected {d['collected']}")
+    return EXIT_OK
+
+
 def add_strategy_commands(sub: Any) -> None:
     from dunline.controller.cli_fit import add_fit_arguments
 
     strategy = sub.add_parser("strategy", help="scorecards and strategy variants")
     strategy_sub = strategy.add_subparsers(dest="sub", required=True)
     add_fit_arguments(strategy_sub.add_parser("fit", help="fit the scorecard's points from past outcomes"))
+    report = strategy_sub.add_parser(
+        "report", help="compare strategy variants (contact, promise, kept, collected)"
+    )
+    report.add_argument("--now", help="reference time for promise windows (ISO 8601 with offset)")
+    report.add_argument("--json", action="store_true", help="print one JSON document")
+    report.set_defaults(fn=cmd_report)
 
     p: argparse.ArgumentParser = sub.add_parser("plan", help="the treatment plan for one account")
     p.add_argument("account", help="ACCOUNT.json (docs/strategies.md)")

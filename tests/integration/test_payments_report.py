@@ -1,0 +1,104 @@
+"""Payments import and the strategy report against the real PostgreSQL, through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dunline.controller.app import open_database
+from dunline.portfolio.report import import_file
+from dunline.store import attempts as store
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+ACCOUNTS = """external_id,account_ref,full_name,phone,phone_type,phone_consent,balance,principal,due_date
+P-1,ACC-P1,Pia Payer,+14155550141,mobile,yes,300.00,300.00,2026-10-01
+"""
+
+
+def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DUNLINE_CONFIG": str(stack.config_file),
+        "DUNLINE_VAR_DIR": str(stack.settings.var_dir),
+    }
+    cmd = [sys.executable, "-m", "dunline.controller.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stack, tmp_path: Path) -> None:
+    csv = tmp_path / "accounts.csv"
+    csv.write_text(ACCOUNTS, "utf-8")
+    pool, _ = await open_database(stack.settings)
+    try:
+        await import_file(pool, csv, upsert=True)
+        acc = await pool.fetchrow(
+            "SELECT a.id, p.id AS phone, p.number_e164 FROM accounts a"
+            " JOIN phones p ON p.debtor_id = a.debtor_id WHERE a.account_ref = 'ACC-P1'"
+        )
+        at = datetime.now(UTC) - timedelta(days=10)
+        aid = await store.create_attempt(
+            pool,
+            campaign_id=None,
+            account_id=acc["id"],
+            phone_id=acc["phone"],
+            number=acc["number_e164"],
+            at=at,
+        )
+        for state in ("dialing", "answered", "human", "in_ivr", "completed"):
+            await store.transition(pool, aid, state, at)
+        due = (at + timedelta(days=3)).date().isoformat()
+        await store.record_outcome(
+            pool, aid, "promise_to_pay", {"slots": {"date": due, "amount": "100.00"}}, None
+        )
+    finally:
+        await pool.close()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account_ref,paid_at,amount,reference\nACC-P1,2026-12-01,50,X\nACC-NOPE,2026-12-01,5,Y\n")
+    proc = _cli(stack, "import", "payments", str(bad), "--json")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["errors"] == [
+        {"row": 2, "column": "account_ref", "value_masked": "ACC-NOPE", "reason": "no such account"}
+    ]
+    paid_on = (at + timedelta(days=2)).isoformat()
+    good = tmp_path / "good.csv"
+    good.write_text(
+        f"account_ref,paid_at,amount,reference\nACC-P1,{paid_on},100.00,PAY-{uuid.uuid4().hex[:6]}\n"
+    )
+    first = _cli(stack, "import", "payments", str(good), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"ok": True, "rows": 1, "inserted": 1, "already_stored": 0}
+    again = _cli(stack, "import", "payments", str(good), "--json")
+    assert json.loads(again.stdout)["inserted"] == 0  # the same file twice adds nothing
+
+    report = _cli(stack, "strategy", "report", "--json")
+    assert report.returncode == 0, report.stderr
+    doc = json.loads(report.stdout)
+    pool, _ = await open_database(stack.settings)
+    try:
+        with_attempts = await pool.fetchval("SELECT count(DISTINCT account_id) FROM attempts")
+        collected = await pool.fetchval(
+            "SELECT coalesce(sum(amount), 0) FROM payments"
+            " WHERE account_id IN (SELECT account_id FROM attempts)"
+        )
+        attempts = await pool.fetchval("SELECT count(*) FROM attempts")
+    finally:
+        await pool.close()
+    assert sum(d["accounts"] for d in doc) == with_attempts
+    assert sum(d["attempts"] for d in doc) == attempts
+    assert sum(Decimal(d["collected"]) for d in doc) == collected >= Decimal("100.00")
+    kept = [d["kept_rate"] for d in doc if d["kept_rate"][0] is not None]
+    assert kept and all(0 <= k[1] <= k[0] <= k[2] <= 1 for k in kept)
