@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunline.compliance.model import WEEKDAYS, Channel, Direction, Kind, PhoneType, Result, Role
+from dunline.config.errors import describe
 
 
 class ProfileError(ValueError):
@@ -236,19 +237,11 @@ class Profile(_Strict):
         return False
 
 
-def _errors(exc: ValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_profile(raw: Mapping[str, Any], source: str) -> Profile:
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:
-        raise ProfileError(f"{source}: {_errors(exc)}") from None
+        raise ProfileError(f"{source}: {describe(exc)}") from None
 
 
 def parse_profiles(texts: Iterable[tuple[str, str]]) -> tuple[Profile, ...]:

@@ -29,6 +29,7 @@ from dunline.compliance.model import (
     Role,
 )
 from dunline.compliance.profiles import parse_clock
+from dunline.config.errors import describe
 
 
 class ScenarioError(ValueError):
@@ -164,8 +165,7 @@ def parse_scenario(raw: Any) -> tuple[Attempt, Ledger, frozenset[str], datetime]
     try:
         s = ScenarioIn.model_validate(raw)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
-        raise ScenarioError("; ".join(msgs)) from None
+        raise ScenarioError(describe(exc)) from None
     a = s.account
     account = Account(
         id=a.id,

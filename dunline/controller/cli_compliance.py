@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +124,12 @@ async def _purge(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from dunline.controller.cli_common import parse_now
+
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    except ValueError:
-        print(f"error: --now {args.now!r} is not an ISO 8601 date-time", file=sys.stderr)
-        return EXIT_INPUT
-    if now.tzinfo is None:
-        print("error: --now needs an offset (e.g. 2026-12-01T00:00:00+00:00)", file=sys.stderr)
+        now = parse_now(args.now)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     doc = asyncio.run(_purge(args, now))
     verb = "would purge" if args.dry_run else "purged"

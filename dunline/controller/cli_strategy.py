@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,13 @@ def _read(path: str) -> Any:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from dunline.controller.cli_common import parse_now
     from dunline.strategies.history import HistoryError, parse_history
     from dunline.strategies.planner import plan
     from dunline.strategies.profile import ProfileError, parse_profile
 
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-        if now.tzinfo is None:
-            raise ValueError(f"--now {args.now!r} needs an offset")
+        now = parse_now(args.now)
         profile = parse_profile(_read(args.account))
         history = parse_history(_read(args.history)) if args.history else []
     except (ValueError, ProfileError, HistoryError) as exc:
@@ -92,13 +91,12 @@ async def _report(args: argparse.Namespace, now: datetime) -> list[dict[str, Any
 def cmd_report(args: argparse.Namespace) -> int:
     import asyncio
 
+    from dunline.controller.cli_common import parse_now
+
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    except ValueError:
-        print(f"error: --now {args.now!r} is not an ISO 8601 date-time", file=sys.stderr)
-        return EXIT_INPUT
-    if now.tzinfo is None:
-        print("error: --now needs an offset", file=sys.stderr)
+        now = parse_now(args.now)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     doc = asyncio.run(_report(args, now))
     if args.json:

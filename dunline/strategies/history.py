@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dunline.compliance.model import Contact
 from dunline.compliance.scenario import ContactIn
+from dunline.config.errors import describe
 
 
 class HistoryError(ValueError):
@@ -51,8 +52,7 @@ def parse_history(raw: Any) -> list[Touch]:
     try:
         entries = _ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
-        raise HistoryError("; ".join(msgs)) from None
+        raise HistoryError(describe(exc)) from None
     return [
         Touch(
             Contact(e.at, e.channel, e.direction, e.result, e.phone, e.kind),

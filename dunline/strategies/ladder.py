@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dunline.config.errors import describe
+
 Stage = Literal["early", "mid", "late", "hardship"]
 ORDER: tuple[str, ...] = ("early", "mid", "late")
 CHANNELS = ("sms", "ivr_call", "agent_call", "letter")
@@ -91,8 +93,7 @@ def parse_ladder(raw: Any, source: str = "ladders") -> Ladder:
     try:
         return Ladder.model_validate(raw)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise LadderError(f"{source}: " + "; ".join(msgs)) from None
+        raise LadderError(f"{source}: {describe(exc)}") from None
 
 
 @functools.cache

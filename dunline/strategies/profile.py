@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from dunline.compliance.model import Account, Phone
 from dunline.compliance.scenario import DebtorIn, PhoneIn
+from dunline.config.errors import describe
 
 
 class ProfileError(ValueError):
@@ -129,8 +130,7 @@ def parse_profile(raw: Any) -> AccountProfile:
     try:
         return AccountProfile.model_validate(raw)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
-        raise ProfileError("; ".join(msgs)) from None
+        raise ProfileError(describe(exc)) from None
 
 
 def now_in(profile: AccountProfile, now: datetime) -> date:

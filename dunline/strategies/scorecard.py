@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dunline.config.errors import describe
 from dunline.strategies.profile import AccountProfile
 
 TIERS = ("low", "medium", "high")
@@ -117,8 +118,7 @@ def parse_card(raw: Any, source: str = "scorecard") -> Card:
     try:
         return Card.model_validate(raw)
     except ValidationError as exc:
-        msgs = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ScorecardError(f"{source}: " + "; ".join(msgs)) from None
+        raise ScorecardError(f"{source}: {describe(exc)}") from None
 
 
 @functools.cache

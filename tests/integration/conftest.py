@@ -4,6 +4,9 @@ embedded PostgreSQL in a temporary var dir. Started once per session, stopped at
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +48,16 @@ class Stack:
     config_file: Path
     ready_after: dict[str, float]
     clock: Callable[[], datetime]  # inside calling hours for every test debtor, whatever the real time
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `dunline ARGS` against this stack's config and var dir."""
+        env = {
+            **os.environ,
+            "DUNLINE_CONFIG": str(self.config_file),
+            "DUNLINE_VAR_DIR": str(self.settings.var_dir),
+        }
+        cmd = [sys.executable, "-m", "dunline.controller.cli", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
 def calling_hours_start() -> datetime:

@@ -4,9 +4,6 @@ and the attempt lifecycle enforced on stored rows."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,21 +27,6 @@ B-3,ACC-B3,Bad Amount,+14155550121,12.345,10.00,2026-13-01
 """
 
 
-def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DUNLINE_CONFIG": str(stack.config_file),
-        "DUNLINE_VAR_DIR": str(stack.settings.var_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "dunline.controller.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
 async def _count(stack: Stack, table: str) -> int:
     pool, _ = await open_database(stack.settings)
     try:
@@ -57,12 +39,12 @@ async def test_import_reports_every_bad_row_and_stores_nothing(stack: Stack, tmp
     before = await _count(stack, "accounts")
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD, "utf-8")
-    proc = _cli(stack, "import", "accounts", str(bad))
+    proc = stack.cli("import", "accounts", str(bad))
     assert proc.returncode == 2, proc.stderr
     assert "row 2, column phone" in proc.stdout
     assert "row 3, column balance" in proc.stdout and "row 3, column due_date" in proc.stdout
     assert "+1415" not in proc.stdout  # numbers are masked in the report
-    proc = _cli(stack, "import", "accounts", str(bad), "--json")
+    proc = stack.cli("import", "accounts", str(bad), "--json")
     doc = json.loads(proc.stdout)
     assert proc.returncode == 2 and doc["ok"] is False and doc["imported"] == 0
     assert {"row": 2, "column": "phone"}.items() <= doc["errors"][0].items()
@@ -73,11 +55,11 @@ async def test_import_reports_every_bad_row_and_stores_nothing(stack: Stack, tmp
 async def test_import_json_and_migrate(stack: Stack, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_text(BAD.splitlines()[0] + "\n" + BAD.splitlines()[1] + "\n", "utf-8")
-    proc = _cli(stack, "import", "accounts", str(good), "--json", "--upsert")
+    proc = stack.cli("import", "accounts", str(good), "--json", "--upsert")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["ok"] is True and doc["rows"] == 1
-    proc = _cli(stack, "db", "migrate", "--json")
+    proc = stack.cli("db", "migrate", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["version"] >= 1
 

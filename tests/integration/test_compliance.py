@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,21 +48,6 @@ async def _accounts(rt: Runtime, csv: Path, *refs: str) -> list[AccountView]:
     found = [a for a in await list_dialable(rt.pool, 1000) if a.account_ref in refs]
     assert sorted(a.account_ref for a in found) == sorted(refs)
     return found
-
-
-def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DUNLINE_CONFIG": str(stack.config_file),
-        "DUNLINE_VAR_DIR": str(stack.settings.var_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "dunline.controller.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -128,7 +110,7 @@ async def test_a_conversation_locks_the_account_out_until_day_eight(stack: Stack
         assert [(r["allowed"], r["rules"]) for r in rows] == [(True, []), (False, ["lockout-7"])]
         assert rows[0]["attempt_id"] is not None and rows[1]["attempt_id"] is None
 
-    proc = _cli(stack, "audit", "ACC-G2", "--json")
+    proc = stack.cli("audit", "ACC-G2", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert [d["allowed"] for d in doc["decisions"]] == [True, False]
@@ -137,9 +119,9 @@ async def test_a_conversation_locks_the_account_out_until_day_eight(stack: Stack
     )
     assert doc["decisions"][1]["rules"] == ["lockout-7"]
     assert doc["decisions"][0]["number_e164"] == "+1******0101"  # masked in the audit view
-    text = _cli(stack, "audit", "ACC-G2")
+    text = stack.cli("audit", "ACC-G2")
     assert "BLOCKED by lockout-7" in text.stdout and "0101" in text.stdout and "4155550101" not in text.stdout
-    assert _cli(stack, "audit", "ACC-NOPE").returncode == 2
+    assert stack.cli("audit", "ACC-NOPE").returncode == 2
 
 
 async def test_concurrent_dialers_cannot_both_take_the_last_allowed_call(stack: Stack, csv: Path) -> None:
@@ -234,13 +216,13 @@ async def test_an_operator_sets_and_lifts_a_hold_with_a_reason_in_the_audit_log(
         await import_file(pool, csv, upsert=True)
     finally:
         await pool.close()
-    set_ = _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--reason", "debtor wrote in", "--json")
+    set_ = stack.cli("compliance", "flag", "ACC-G1", "dispute", "--reason", "debtor wrote in", "--json")
     assert set_.returncode == 0, set_.stderr
     assert "dispute" in json.loads(set_.stdout)["flags"]
-    lift = _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--lift", "--reason", "verification sent")
+    lift = stack.cli("compliance", "flag", "ACC-G1", "dispute", "--lift", "--reason", "verification sent")
     assert lift.returncode == 0 and "dispute lifted" in lift.stdout
-    assert _cli(stack, "compliance", "flag", "ACC-G1", "dispute", "--reason", " ").returncode == 2
-    assert _cli(stack, "compliance", "flag", "ACC-NOPE", "dispute", "--reason", "x").returncode == 2
+    assert stack.cli("compliance", "flag", "ACC-G1", "dispute", "--reason", " ").returncode == 2
+    assert stack.cli("compliance", "flag", "ACC-NOPE", "dispute", "--reason", "x").returncode == 2
     pool, _ = await open_database(stack.settings)
     try:
         rows = await pool.fetch(

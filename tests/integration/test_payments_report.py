@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,16 +23,6 @@ pytestmark = pytest.mark.integration
 ACCOUNTS = """external_id,account_ref,full_name,phone,phone_type,phone_consent,balance,principal,due_date
 P-1,ACC-P1,Pia Payer,+14155550141,mobile,yes,300.00,300.00,2026-10-01
 """
-
-
-def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DUNLINE_CONFIG": str(stack.config_file),
-        "DUNLINE_VAR_DIR": str(stack.settings.var_dir),
-    }
-    cmd = [sys.executable, "-m", "dunline.controller.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
 async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stack, tmp_path: Path) -> None:
@@ -68,7 +55,7 @@ async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stac
 
     bad = tmp_path / "bad.csv"
     bad.write_text("account_ref,paid_at,amount,reference\nACC-P1,2026-12-01,50,X\nACC-NOPE,2026-12-01,5,Y\n")
-    proc = _cli(stack, "import", "payments", str(bad), "--json")
+    proc = stack.cli("import", "payments", str(bad), "--json")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["errors"] == [
         {"row": 2, "column": "account_ref", "value_masked": "ACC-NOPE", "reason": "no such account"}
@@ -78,13 +65,13 @@ async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stac
     good.write_text(
         f"account_ref,paid_at,amount,reference\nACC-P1,{paid_on},100.00,PAY-{uuid.uuid4().hex[:6]}\n"
     )
-    first = _cli(stack, "import", "payments", str(good), "--json")
+    first = stack.cli("import", "payments", str(good), "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == {"ok": True, "rows": 1, "inserted": 1, "already_stored": 0}
-    again = _cli(stack, "import", "payments", str(good), "--json")
+    again = stack.cli("import", "payments", str(good), "--json")
     assert json.loads(again.stdout)["inserted"] == 0  # the same file twice adds nothing
 
-    report = _cli(stack, "strategy", "report", "--json")
+    report = stack.cli("strategy", "report", "--json")
     assert report.returncode == 0, report.stderr
     doc = json.loads(report.stdout)
     pool, _ = await open_database(stack.settings)

@@ -1,0 +1,18 @@
+"""Argument parsing shared by the subcommands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_now(text: str | None) -> datetime:
+    """`--now`: an ISO 8601 date-time with an offset; None -> the current time. ValueError says why."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        now = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--now {text!r} is not an ISO 8601 date-time") from None
+    if now.tzinfo is None:
+        raise ValueError(f"--now {text!r} needs an offset (e.g. 2026-12-01T00:00:00+00:00)")
+    return now
