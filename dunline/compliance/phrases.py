@@ -20,12 +20,13 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import yaml
 
-LIST_RESOURCE = "defaults/compliance/prohibited.yaml"
+from dunline.config.packaged import read_default
+
+LIST_RESOURCE = "compliance/prohibited.yaml"
 LIST_NAME = "compliance/prohibited.yaml"
 UNSPACED = frozenset({"zh"})  # languages written without spaces between words: substring matching
 _APOSTROPHES = frozenset("'\u2018\u2019\u02bc`")
@@ -225,7 +226,7 @@ def parse_phrase_lists(raw: Any, name: str = LIST_NAME) -> PhraseLists:
 @functools.cache
 def load_phrase_lists() -> PhraseLists:
     """The packaged lists (read and validated once)."""
-    text = resources.files("dunline.config").joinpath(LIST_RESOURCE).read_text("utf-8")
+    text = read_default(LIST_RESOURCE)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

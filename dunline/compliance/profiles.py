@@ -12,7 +12,6 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import time
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dunline.compliance.model import WEEKDAYS, Channel, Direction, Kind, PhoneType, Result, Role
 from dunline.config.errors import describe
+from dunline.config.packaged import default_path
 
 
 class ProfileError(ValueError):
@@ -272,7 +272,7 @@ def load_dir(path: Path) -> tuple[Profile, ...]:
 
 @functools.cache
 def default_profiles() -> tuple[Profile, ...]:
-    folder = resources.files("dunline.config").joinpath("defaults/compliance/profiles")
+    folder = default_path("compliance/profiles")
     texts = sorted(
         (f"profiles/{f.name}", f.read_text("utf-8")) for f in folder.iterdir() if f.name.endswith(".yaml")
     )

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from dunline.config.packaged import read_default
 from dunline.config.schema import Settings
 
 ENV_PREFIX = "DUNLINE_"
@@ -39,7 +39,7 @@ class ConfigError(Exception):
 
 
 def _defaults() -> dict[str, Any]:
-    text = resources.files("dunline.config").joinpath("defaults/server.yaml").read_text("utf-8")
+    text = read_default("server.yaml")
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise ConfigError("defaults/server.yaml", [("", "top level must be a mapping")])

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 import asyncpg
@@ -28,6 +27,7 @@ from dunline.ari_handlers.session import CallContext, Ears
 from dunline.compliance.model import Kind
 from dunline.compliance.profiles import default_profiles
 from dunline.config.loader import cache_dir
+from dunline.config.packaged import read_default
 from dunline.config.schema import Settings
 from dunline.controller import asterisk, wiring
 from dunline.dialer.ami import Ami
@@ -52,7 +52,7 @@ def flow_name(settings: Settings) -> str:
 
 
 def load_flow(name: str = "collect_dtmf") -> Flow:
-    text = resources.files("dunline.config").joinpath(f"defaults/flows/{name}.yaml").read_text("utf-8")
+    text = read_default(f"flows/{name}.yaml")
     # the profiles that need a recording notice (UK, China) make it the first words of every call
     notice = "recording_notice" if any(p.recording_notice for p in default_profiles()) else None
     return parse_flow(yaml.safe_load(text), prompts.load_catalog("en").keys(), notice=notice)
@@ -72,6 +72,16 @@ async def open_database(settings: Settings) -> tuple[asyncpg.Pool, str]:
     if applied:
         log.info("database %s: applied migrations %s", where, applied)
     return pool, where
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """`async with database(settings) as pool:` a migrated pool, closed on exit (one-shot commands)."""
+    pool, _where = await open_database(settings)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @dataclass

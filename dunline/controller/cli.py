@@ -30,7 +30,9 @@ def _print(args: argparse.Namespace, doc: Any, text: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return loader.load(Path(args.config) if args.config else None)
+    from dunline.controller.cli_common import settings_from
+
+    return settings_from(args)
 
 
 # ---- config -------------------------------------------------------------------------------------
@@ -76,16 +78,13 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
 
 # ---- import -------------------------------------------------------------------------------------
 async def _import(settings: Settings, path: Path, upsert: bool, progress: bool) -> Any:
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
     from dunline.portfolio.report import import_file
 
-    pool, _ = await open_database(settings)
-    try:
+    async with database(settings) as pool:
         return await import_file(
             pool, path, default_region=settings.dialer.default_region, progress=progress, upsert=upsert
         )
-    finally:
-        await pool.close()
 
 
 def cmd_import_accounts(args: argparse.Namespace) -> int:
@@ -112,7 +111,7 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
 
 
 async def _import_payments(settings: Settings, path: Path) -> Any:
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
     from dunline.portfolio.csv_schema import RowError
     from dunline.portfolio.payments_csv import parse_payments
     from dunline.portfolio.report import PortfolioInvalid
@@ -125,11 +124,8 @@ async def _import_payments(settings: Settings, path: Path) -> Any:
     rows, errors = parse_payments(text.splitlines())
     if errors or not rows:
         raise PortfolioInvalid(errors or [RowError(0, "(file)", "", "has no data rows")])
-    pool, _ = await open_database(settings)
-    try:
+    async with database(settings) as pool:
         return await import_payments(pool, rows, source=path.name)
-    finally:
-        await pool.close()
 
 
 def cmd_import_payments(args: argparse.Namespace) -> int:

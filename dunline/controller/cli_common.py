@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dunline.config.schema import Settings
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings named by `--config` (default: $DUNLINE_CONFIG, else the embedded defaults)."""
+    from dunline.config import loader
+
+    return loader.load(Path(args.config) if args.config else None)
 
 
 def parse_now(text: str | None) -> datetime:

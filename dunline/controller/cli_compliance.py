@@ -78,14 +78,11 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 async def _audit(args: argparse.Namespace) -> dict[str, Any] | None:
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
     from dunline.store.contacts import audit_trail
 
-    pool, _ = await open_database(_settings(args))
-    try:
+    async with database(_settings(args)) as pool:
         return await audit_trail(pool, args.account)
-    finally:
-        await pool.close()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -113,14 +110,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 async def _purge(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
     from dunline.controller.retention import purge
 
-    pool, _ = await open_database(_settings(args))
-    try:
+    async with database(_settings(args)) as pool:
         return await purge(pool, now, dry_run=args.dry_run)
-    finally:
-        await pool.close()
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -139,16 +133,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 async def _flag(args: argparse.Namespace) -> list[str] | None:
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
     from dunline.store.contacts import change_flag
 
-    pool, _ = await open_database(_settings(args))
-    try:
+    async with database(_settings(args)) as pool:
         return await change_flag(
             pool, args.account, args.flag, lift=args.lift, actor="cli", reason=args.reason
         )
-    finally:
-        await pool.close()
 
 
 def cmd_flag(args: argparse.Namespace) -> int:
@@ -167,9 +158,9 @@ def cmd_flag(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from dunline.config import loader
+    from dunline.controller.cli_common import settings_from
 
-    return loader.load(Path(args.config) if args.config else None)
+    return settings_from(args)
 
 
 def add_compliance_commands(sub: Any) -> None:

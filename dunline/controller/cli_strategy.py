@@ -76,16 +76,13 @@ def _facts(rows: list[dict[str, Any]]) -> list[Any]:
 
 
 async def _report(args: argparse.Namespace, now: datetime) -> list[dict[str, Any]]:
-    from dunline.config import loader
-    from dunline.controller.app import open_database
+    from dunline.controller.app import database
+    from dunline.controller.cli_common import settings_from
     from dunline.store.payments import report_facts
     from dunline.strategies.report import compare
 
-    pool, _ = await open_database(loader.load(Path(args.config) if args.config else None))
-    try:
+    async with database(settings_from(args)) as pool:
         return compare(_facts(await report_facts(pool)), now)
-    finally:
-        await pool.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dunline.compliance.phrases import PhraseListError, ProhibitedSpeech, check_templates
+from dunline.config.packaged import read_default
 
 if TYPE_CHECKING:
     from dunline.config.schema import Settings
@@ -47,7 +47,7 @@ class Prompt:
 
 @functools.cache
 def load_catalog(lang: str = "en") -> dict[str, Prompt]:
-    text = resources.files("dunline.config").joinpath(f"defaults/prompts.{lang}.yaml").read_text("utf-8")
+    text = read_default(f"prompts.{lang}.yaml")
     raw = yaml.safe_load(text) or {}
     return parse_catalog(raw, lang=lang, source=f"prompts.{lang}.yaml")
 

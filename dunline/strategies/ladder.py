@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from importlib import resources
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dunline.config.errors import describe
+from dunline.config.packaged import read_default
 
 Stage = Literal["early", "mid", "late", "hardship"]
 ORDER: tuple[str, ...] = ("early", "mid", "late")
@@ -98,7 +98,7 @@ def parse_ladder(raw: Any, source: str = "ladders") -> Ladder:
 
 @functools.cache
 def default_ladder() -> Ladder:
-    text = resources.files("dunline.config").joinpath("defaults/strategies/ladders.yaml").read_text("utf-8")
+    text = read_default("strategies/ladders.yaml")
     return parse_ladder(yaml.safe_load(text), "ladders.yaml")
 
 

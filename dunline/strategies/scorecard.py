@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from importlib import resources
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dunline.config.errors import describe
+from dunline.config.packaged import read_default
 from dunline.strategies.profile import AccountProfile
 
 TIERS = ("low", "medium", "high")
@@ -123,7 +123,7 @@ def parse_card(raw: Any, source: str = "scorecard") -> Card:
 
 @functools.cache
 def default_card() -> Card:
-    text = resources.files("dunline.config").joinpath("defaults/strategies/scorecard.yaml").read_text("utf-8")
+    text = read_default("strategies/scorecard.yaml")
     return parse_card(yaml.safe_load(text), "scorecard.yaml")
 
 

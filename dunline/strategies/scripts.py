@@ -27,12 +27,12 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from dunline.compliance.phrases import PhraseListError, ProhibitedSpeech, check_templates, normalise
+from dunline.config.packaged import read_default
 
 LANGS = ("en", "zh")
 TEMPLATE_IDS = frozenset(
@@ -249,7 +249,7 @@ def _catalog(lang: str) -> dict[str, Script]:
     source = f"scripts.{lang}.yaml"
     if lang not in LANGS:
         raise ScriptError(f"{source}: no scripts for language {lang!r} (have: {', '.join(LANGS)})")
-    text = resources.files("dunline.config").joinpath(f"defaults/strategies/{source}").read_text("utf-8")
+    text = read_default(f"strategies/{source}")
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

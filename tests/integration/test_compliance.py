@@ -22,7 +22,7 @@ from dunline.controller.retention import purge
 from dunline.dialer import clearance
 from dunline.portfolio.report import import_file
 from dunline.store import attempts as store
-from dunline.store.accounts import AccountView, list_dialable
+from dunline.store.accounts import AccountView, list_dialable, load_account
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -128,18 +128,16 @@ async def test_concurrent_dialers_cannot_both_take_the_last_allowed_call(stack: 
     pool, _ = await open_database(stack.settings)
     try:
         await import_file(pool, csv, upsert=True)
-        acc = await pool.fetchrow(
-            "SELECT a.id, p.id AS phone_id, p.number_e164 FROM accounts a"
-            " JOIN phones p ON p.debtor_id = a.debtor_id WHERE a.account_ref = 'ACC-G3'"
-        )
+        acc = await load_account(pool, "ACC-G3")
+        assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         t = stack.clock() + timedelta(days=20)  # clear of every other test's calls
         for i in range(6):  # six placed calls in the last week: one more is allowed (Reg F 7-in-7)
             aid = await store.create_attempt(
                 pool,
                 campaign_id=None,
-                account_id=acc["id"],
-                phone_id=acc["phone_id"],
-                number=acc["number_e164"],
+                account_id=acc.account_id,
+                phone_id=acc.phone_id,
+                number=acc.phone_e164,
                 at=t - timedelta(days=6, hours=-i),
             )
             await store.transition(pool, aid, "dialing", t)
@@ -148,9 +146,9 @@ async def test_concurrent_dialers_cannot_both_take_the_last_allowed_call(stack: 
         async def one() -> clearance.Clearance:
             return await clearance.clear(
                 pool,
-                account_id=acc["id"],
-                phone_id=acc["phone_id"],
-                number=acc["number_e164"],
+                account_id=acc.account_id,
+                phone_id=acc.phone_id,
+                number=acc.phone_e164,
                 campaign_id=None,
                 kind="agent",
                 caller_id="+14155550100",
@@ -162,7 +160,7 @@ async def test_concurrent_dialers_cannot_both_take_the_last_allowed_call(stack: 
         assert len(allowed) == 1 and allowed[0].attempt_id is not None
         assert all(r.verdict.rules == ("freq-7in7",) for r in results if not r.verdict.allowed)
         stored = await pool.fetch(
-            "SELECT allowed FROM verdicts WHERE account_id = $1 AND at = $2", acc["id"], t
+            "SELECT allowed FROM verdicts WHERE account_id = $1 AND at = $2", acc.account_id, t
         )
         assert sorted(r["allowed"] for r in stored) == [False, False, False, False, True]
     finally:
@@ -173,37 +171,36 @@ async def test_retention_purge_deletes_only_what_is_past_retention(stack: Stack,
     pool, _ = await open_database(stack.settings)
     try:
         await import_file(pool, csv, upsert=True)
-        acc = await pool.fetchrow(
-            "SELECT a.id, p.id AS phone_id, p.number_e164 FROM accounts a"
-            " JOIN phones p ON p.debtor_id = a.debtor_id WHERE a.account_ref = 'ACC-G4'"
-        )
+        acc = await load_account(pool, "ACC-G4")
+        assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         now = datetime.now(UTC)
         old = now - timedelta(days=3 * 365 + 30)  # US: 3 years after the last activity
         aid = await store.create_attempt(
             pool,
             campaign_id=None,
-            account_id=acc["id"],
-            phone_id=acc["phone_id"],
-            number=acc["number_e164"],
+            account_id=acc.account_id,
+            phone_id=acc.phone_id,
+            number=acc.phone_e164,
             at=old,
         )
         await store.transition(pool, aid, "dialing", old)
         await store.transition(pool, aid, "busy", old)
         dry = await purge(pool, now, dry_run=True)
         assert [p["account"] for p in dry["purged"]] == ["ACC-G4"] and dry["kept"] >= 1
-        assert await pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc["id"]) == 1
+        assert await pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc.account_id) == 1
         done = await purge(pool, now)
         assert [p["account"] for p in done["purged"]] == ["ACC-G4"]
         assert done["purged"][0]["retention_days"] == 1095 and done["purged"][0]["profile"] == "us"
         assert done["purged"][0]["deleted"]["attempts"] == 1
-        assert await pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc["id"]) == 0
+        assert await pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc.account_id) == 0
         assert (
-            await pool.fetchval("SELECT count(*) FROM contact_ledger WHERE account_id = $1", acc["id"]) == 0
+            await pool.fetchval("SELECT count(*) FROM contact_ledger WHERE account_id = $1", acc.account_id)
+            == 0
         )
         note = await pool.fetchrow("SELECT actor, action, detail FROM audit_log WHERE action = 'purge'")
         assert (note["actor"], note["detail"]["profile"]) == ("retention", "us")
         # the account itself stays (the balance is still owed); only its contact records went
-        assert await pool.fetchval("SELECT count(*) FROM accounts WHERE id = $1", acc["id"]) == 1
+        assert await pool.fetchval("SELECT count(*) FROM accounts WHERE id = $1", acc.account_id) == 1
     finally:
         await pool.close()
 

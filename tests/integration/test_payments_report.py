@@ -14,6 +14,7 @@ import pytest
 from dunline.controller.app import open_database
 from dunline.portfolio.report import import_file
 from dunline.store import attempts as store
+from dunline.store.accounts import load_account
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -31,17 +32,15 @@ async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stac
     pool, _ = await open_database(stack.settings)
     try:
         await import_file(pool, csv, upsert=True)
-        acc = await pool.fetchrow(
-            "SELECT a.id, p.id AS phone, p.number_e164 FROM accounts a"
-            " JOIN phones p ON p.debtor_id = a.debtor_id WHERE a.account_ref = 'ACC-P1'"
-        )
+        acc = await load_account(pool, "ACC-P1")
+        assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         at = datetime.now(UTC) - timedelta(days=10)
         aid = await store.create_attempt(
             pool,
             campaign_id=None,
-            account_id=acc["id"],
-            phone_id=acc["phone"],
-            number=acc["number_e164"],
+            account_id=acc.account_id,
+            phone_id=acc.phone_id,
+            number=acc.phone_e164,
             at=at,
         )
         for state in ("dialing", "answered", "human", "in_ivr", "completed"):

@@ -11,11 +11,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
+from dunline.config.packaged import read_default
 from dunline.ivr.speech.numerals import read_number, tokens
 from dunline.ivr.speech.types import INTENTS, Lang
 
@@ -64,7 +64,7 @@ def _phrase(p: object, lang: Lang) -> tuple[str, ...]:
 
 @cache
 def load(lang: Lang) -> Lexicon:
-    raw = resources.files("dunline.config").joinpath(f"defaults/intents.{lang}.yaml").read_text("utf-8")
+    raw = read_default(f"intents.{lang}.yaml")
     doc: dict[str, Any] = yaml.safe_load(raw)
     intents: dict[str, IntentLex] = {}
     for name, spec in doc["intents"].items():
