@@ -100,7 +100,7 @@ def cmd_import_accounts(args: argparse.Namespace) -> int:
             "imported": 0,
             "errors": [dataclasses.asdict(e) for e in exc.errors],  # row, column, value_masked, reason
         }
-        _print(args, doc, f"{args.file}: nothing imported\n{format_errors(exc.errors)}")
+        _print(args, doc, f"{args.file}: nothing imported\n{format_errors(exc.errors, json=exc.json)}")
         return EXIT_INPUT
     except StoreError as exc:
         _print(args, {"ok": False, "imported": 0, "errors": [str(exc)]}, f"{args.file}: {exc}")
@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(db, "stop", cmd_db_stop, "stop the embedded PostgreSQL")
 
     imp = sub.add_parser("import", help="import data").add_subparsers(dest="sub", required=True)
-    acc = leaf(imp, "accounts", cmd_import_accounts, "import a portfolio CSV (all rows or none)")
+    acc = leaf(
+        imp, "accounts", cmd_import_accounts, "import a portfolio: CSV or JSON documents (all or none)"
+    )
     acc.add_argument("file")
     acc.add_argument("--upsert", action="store_true", help="update accounts that already exist")
     pay = leaf(imp, "payments", cmd_import_payments, "import payments received (all rows or none)")

@@ -1,7 +1,12 @@
-"""`dunline plan ACCOUNT.json [--history HISTORY.json] [--now ISO8601] [--json]`: the planner's answer
-for one account (docs/strategies.md):
+"""`dunline plan ACCOUNT.json [--history HISTORY.json] [--now ISO8601] [--json]` or
+`dunline plan --account REF`: the planner's answer for one account, from a document or a stored
+account (docs/strategies.md):
 `{"score","tier","reasons","variant","stage","steps":[{"at","channel","template","reason"}]}`.
-Exit 0 with a plan, 2 on a bad document or argument (the error names the field)."""
+Exit 0 with a plan, 2 on a bad document or argument (the error names the field).
+
+`dunline strategy plans [--now] [--dry-run] [--json]`: plan every open stored account and store the
+plans (`account_plans`, what campaigns select from); exit 2 when some account could not be planned.
+`dunline strategy report`: compare the variants."""
 
 from __future__ import annotations
 
@@ -30,10 +35,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from dunline.strategies.planner import plan
     from dunline.strategies.profile import ProfileError, parse_profile
 
+    if (args.account is None) == (args.stored is None):
+        print("error: give either ACCOUNT.json or --account REF (a stored account)", file=sys.stderr)
+        return EXIT_INPUT
+    if args.stored is not None and args.history:
+        print("error: --history goes with ACCOUNT.json; a stored account has its own", file=sys.stderr)
+        return EXIT_INPUT
     try:
         now = parse_now(args.now)
-        profile = parse_profile(_read(args.account))
-        history = parse_history(_read(args.history)) if args.history else []
+        if args.stored is not None:
+            stored = _stored(args, now)
+            if stored is None:
+                print(f"error: no account {args.stored!r}", file=sys.stderr)
+                return EXIT_INPUT
+            profile, history = parse_profile(stored.document), parse_history(stored.history)
+        else:
+            profile = parse_profile(_read(args.account))
+            history = parse_history(_read(args.history)) if args.history else []
     except (ValueError, ProfileError, HistoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -49,6 +67,54 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for s in doc["steps"]:
         print(f"  {s['at']}  {s['channel']:<10} {s['template']:<22} {s['reason']}")
     return EXIT_OK
+
+
+def _stored(args: argparse.Namespace, now: datetime) -> Any:
+    """The stored account `--account REF` as a document and history, or None."""
+    import asyncio
+
+    from dunline.controller.app import database
+    from dunline.controller.cli_common import settings_from
+    from dunline.controller.planning import HISTORY_SPAN
+    from dunline.store import profiles
+
+    async def load() -> Any:
+        async with database(settings_from(args)) as pool, pool.acquire() as conn:
+            found = await profiles.account_id(conn, args.stored)
+            if found is None:
+                return None
+            return (await profiles.load_documents(conn, [found], since=now - HISTORY_SPAN))[0]
+
+    return asyncio.run(load())
+
+
+def cmd_plans(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from dunline.controller.app import database
+    from dunline.controller.cli_common import parse_now, settings_from
+    from dunline.controller.planning import plan_stored
+
+    try:
+        now = parse_now(args.now)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+
+    async def run() -> dict[str, Any]:
+        async with database(settings_from(args)) as pool:
+            return (await plan_stored(pool, now, save=not args.dry_run)).as_json()
+
+    doc = asyncio.run(run())
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        verb = "planned (not stored)" if args.dry_run else "planned and stored"
+        print(f"{doc['planned']} of {doc['accounts']} accounts {verb} in {doc['seconds']} s")
+        print(f"  tiers: {doc['by_tier']}  stages: {doc['by_stage']}  due now: {doc['due_now']}")
+        for bad in doc["invalid"]:
+            print(f"  not planned: {bad['account']}: {bad['error']}")
+    return EXIT_OK if not doc["invalid"] else EXIT_INPUT
 
 
 def _facts(rows: list[dict[str, Any]]) -> list[Any]:
@@ -122,9 +188,15 @@ def add_strategy_commands(sub: Any) -> None:
     report.add_argument("--now", help="reference time for promise windows (ISO 8601 with offset)")
     report.add_argument("--json", action="store_true", help="print one JSON document")
     report.set_defaults(fn=cmd_report)
+    plans = strategy_sub.add_parser("plans", help="plan every open stored account and store the plans")
+    plans.add_argument("--now", help="reference time, ISO 8601 with an offset (default now)")
+    plans.add_argument("--dry-run", action="store_true", help="plan and report, store nothing")
+    plans.add_argument("--json", action="store_true", help="print one JSON document")
+    plans.set_defaults(fn=cmd_plans)
 
     p: argparse.ArgumentParser = sub.add_parser("plan", help="the treatment plan for one account")
-    p.add_argument("account", help="ACCOUNT.json (docs/strategies.md)")
+    p.add_argument("account", nargs="?", help="ACCOUNT.json (docs/strategies.md)")
+    p.add_argument("--account", dest="stored", metavar="REF", help="a stored account, by reference")
     p.add_argument("--history", help="HISTORY.json: contact history, the compliance history shape")
     p.add_argument("--now", help="reference time, ISO 8601 with an offset (default now)")
     p.add_argument("--json", action="store_true", help="print one JSON document")

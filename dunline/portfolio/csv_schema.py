@@ -10,6 +10,11 @@ Columns (case-insensitive header; order free):
             default false), phone2, phone2_type, phone2_consent, currency (ISO 4217, default USD),
             opened_on, language (en|zh, default en), timezone (IANA), address_line, city, region,
             country (ISO 3166 alpha-2, default `default_region`), national_id (kept only as ***1234)
+  strategy  paid, interest_rate (percent a year), late_fee, overdue_count, max_days_overdue,
+            on_time_ratio (0..1), credit_score (0..1000), credit_trend (rising|flat|falling), age,
+            occupation, income_stability (stable|variable|unstable), spending
+            (regular|irregular|large_irregular), legal_action, legal_after_days, variant: the account's
+            `Facts` (portfolio/profile_columns.py, docs/strategies.md); every one optional
 
 Decisions: one row is one debtor with one account (a repeated external_id or account_ref in the file is
 an error); amounts are plain decimals with at most 2 places; "1,200.50", "$10" and "1e3" are rejected;
@@ -22,15 +27,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from dunline.portfolio import fields as f
 from dunline.portfolio.fields import FieldInvalid, Language, PhoneKind, mask
 from dunline.portfolio.iso_codes import COUNTRIES
+from dunline.portfolio.profile_columns import COLUMNS as PROFILE_COLUMNS
+from dunline.portfolio.profile_columns import facts_from_cells
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "external_id",
@@ -57,7 +64,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "country",
     "national_id",
 )
-ALL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+ALL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS + tuple(PROFILE_COLUMNS)
 FILE = "(file)"  # column name used for errors about the whole file or a whole row
 ROW = "(row)"
 _T = TypeVar("_T")
@@ -70,6 +77,9 @@ class PhoneEntry:
     number_e164: str
     kind: PhoneKind = "mobile"
     consent: bool = False
+    role: str = "debtor"  # or "contact": a person the debtor named
+    refused: bool = False  # that person refused further contact
+    wrong_number: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +103,9 @@ class AccountRow:
     country: str = "US"
     national_id_masked: str | None = None
     row: int = 0
+    facts: Mapping[str, Any] = field(default_factory=dict)  # strategies.profile.Facts, JSON form
+    flags: tuple[str, ...] = ()  # e.g. cease, attorney, dispute (JSON form only)
+    debtor_windows: tuple[Mapping[str, Any], ...] = ()  # inconvenient times (JSON form only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,8 @@ def _check_row(
     city = c.field("city", lambda v: f.text(v, required=False), None)
     state = c.field("region", lambda v: f.text(v, required=False, max_len=100), None)
     nid = c.field("national_id", lambda v: f.mask_national_id(v) if v else None, None)
+    facts, bad = facts_from_cells(cells)
+    c.errors += [RowError(row, col, mask(col, c.get(col)), reason) for col, reason in bad]
     if c.errors:
         return None, c.errors
     assert ext and ref and name and country and principal is not None and balance is not None and due
@@ -195,6 +210,7 @@ def _check_row(
             country=country,
             national_id_masked=nid,
             row=row,
+            facts=facts,
         ),
         [],
     )

@@ -32,7 +32,7 @@ _FALSE = frozenset({"false", "no", "0", "n", "f"})
 
 # Columns whose values are personal data and how they are shown in errors.
 _PHONE_COLUMNS = frozenset({"phone", "phone2"})
-_HIDDEN_COLUMNS = frozenset({"national_id", "full_name", "address_line"})
+_HIDDEN_COLUMNS = frozenset({"national_id", "full_name", "address_line", "age", "occupation"})
 
 
 class FieldInvalid(ValueError):

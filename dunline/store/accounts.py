@@ -3,10 +3,13 @@
 `import_portfolio` writes every row in ONE transaction (all rows or none) with one statement per row
 (debtor + account + phones through data-modifying CTEs), so a database error names its row. A row whose
 external_id or account_ref already exists is refused before anything is written, unless `upsert=True`:
-then the account's balance and due date are updated and the debtor's phones replaced by the file's
-(phones no longer listed are deleted, or demoted to priority 100 when attempts reference them); debtor
-details (name, address, language) are not changed by an upsert. An audit_log row (action "import") is
-written in the same transaction.
+then the account's balance and due date are updated, its strategy facts merged section by section (what
+the file gives replaces, the rest is kept), flags only added to (an import never lifts a cease or
+attorney flag), the debtor's inconvenient times replaced only when the import gives some, and the
+debtor's phones replaced by the file's (phones no longer listed are deleted, or demoted to priority 100
+when attempts reference them; a number marked refused or wrong stays marked); debtor details (name,
+address, language) are not changed by an upsert. An audit_log row (action "import") is written in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -37,15 +40,24 @@ STALE_PHONE_PRIORITY = 100
 
 _DEBTOR_INSERT = """
     INSERT INTO debtors (external_id, full_name, national_id_masked, language, timezone,
-                         address_line, city, region, country)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+                         address_line, city, region, country, debtor_windows)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $19::jsonb)"""
 _ACCOUNT_INSERT = """
-    INSERT INTO accounts (debtor_id, account_ref, currency, principal, balance, due_date, opened_on)
-    SELECT d.id, $10, $11, $12, $13, $14, $15 FROM d"""
+    INSERT INTO accounts (debtor_id, account_ref, currency, principal, balance, due_date, opened_on,
+                          flags, profile)
+    SELECT d.id, $10, $11, $12, $13, $14, $15, $20::text[], $21::jsonb FROM d"""
 _PHONE_INSERT = """
-    INSERT INTO phones (debtor_id, number_e164, kind, consent, priority)
-    SELECT d.id, x.n, x.k, x.c, x.o::smallint
-    FROM d, unnest($16::text[], $17::text[], $18::bool[]) WITH ORDINALITY AS x(n, k, c, o)"""
+    INSERT INTO phones (debtor_id, number_e164, kind, consent, priority, role, refused, wrong_number)
+    SELECT d.id, x.n, x.k, x.c, x.o::smallint, x.r, x.f, x.w
+    FROM d, unnest($16::text[], $17::text[], $18::bool[], $22::text[], $23::bool[], $24::bool[])
+         WITH ORDINALITY AS x(n, k, c, r, f, w, o)"""
+# An upsert merges the stored facts section by section: what the import gives replaces, what it does
+# not give is kept.
+_MERGED_PROFILE = """accounts.profile || (
+        SELECT coalesce(jsonb_object_agg(e.k, CASE
+                   WHEN jsonb_typeof(e.v) = 'object' AND jsonb_typeof(accounts.profile -> e.k) = 'object'
+                   THEN (accounts.profile -> e.k) || e.v ELSE e.v END), '{}'::jsonb)
+        FROM jsonb_each(EXCLUDED.profile) AS e(k, v))"""
 
 INSERT_ROW = f"""
 WITH d AS ({_DEBTOR_INSERT} RETURNING id, true AS created),
@@ -56,15 +68,21 @@ SELECT (SELECT id FROM d) AS debtor_id, true AS debtor_created, (SELECT id FROM 
 
 UPSERT_ROW = f"""
 WITH d AS ({_DEBTOR_INSERT}
-    ON CONFLICT (external_id) DO UPDATE SET external_id = EXCLUDED.external_id
+    ON CONFLICT (external_id) DO UPDATE SET debtor_windows = CASE
+        WHEN EXCLUDED.debtor_windows = '[]'::jsonb THEN debtors.debtor_windows
+        ELSE EXCLUDED.debtor_windows END
     RETURNING id, (xmax = 0) AS created),
 a AS ({_ACCOUNT_INSERT}
-    ON CONFLICT (account_ref) DO UPDATE SET balance = EXCLUDED.balance, due_date = EXCLUDED.due_date
+    ON CONFLICT (account_ref) DO UPDATE SET balance = EXCLUDED.balance, due_date = EXCLUDED.due_date,
+        flags = ARRAY(SELECT DISTINCT f FROM unnest(accounts.flags || EXCLUDED.flags) AS f ORDER BY f),
+        profile = {_MERGED_PROFILE}
     WHERE accounts.debtor_id = EXCLUDED.debtor_id
     RETURNING id, (xmax = 0) AS created),
 p AS ({_PHONE_INSERT}
     ON CONFLICT (debtor_id, number_e164) DO UPDATE
-    SET kind = EXCLUDED.kind, consent = EXCLUDED.consent, priority = EXCLUDED.priority
+    SET kind = EXCLUDED.kind, consent = EXCLUDED.consent, priority = EXCLUDED.priority,
+        role = EXCLUDED.role, refused = phones.refused OR EXCLUDED.refused,
+        wrong_number = phones.wrong_number OR EXCLUDED.wrong_number
     RETURNING id),
 gone AS (
     DELETE FROM phones ph USING d
@@ -146,6 +164,12 @@ def _args(row: AccountRow) -> tuple[Any, ...]:
         [p.number_e164 for p in row.phones],
         [p.kind for p in row.phones],
         [p.consent for p in row.phones],
+        list(row.debtor_windows),
+        list(row.flags),
+        dict(row.facts),
+        [p.role for p in row.phones],
+        [p.refused for p in row.phones],
+        [p.wrong_number for p in row.phones],
     )
 
 

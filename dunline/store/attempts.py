@@ -47,6 +47,7 @@ async def create_attempt(
     number: str,
     at: datetime,
     kind: str = "prerecorded",
+    template: str | None = None,
 ) -> uuid.UUID:
     async with pool.acquire() as conn, conn.transaction():
         return await insert_attempt(
@@ -57,6 +58,7 @@ async def create_attempt(
             number=number,
             at=at,
             kind=kind,
+            template=template,
         )
 
 
@@ -69,13 +71,15 @@ async def insert_attempt(
     number: str,
     at: datetime,
     kind: str,
+    template: str | None = None,
 ) -> uuid.UUID:
-    """A new attempt in state `created` with its first transition (inside the caller's transaction)."""
+    """A new attempt in state `created` with its first transition (inside the caller's transaction).
+    `template`: the script template of the plan step it carries out, if any."""
     attempt_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO attempts"
-        " (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at, kind)"
-        " VALUES ($1, $2, $3, $4, $5, 'created', $6, $6, $7)",
+        " (id, campaign_id, account_id, phone_id, number_e164, state, created_at, updated_at, kind, template)"
+        " VALUES ($1, $2, $3, $4, $5, 'created', $6, $6, $7, $8)",
         attempt_id,
         campaign_id,
         account_id,
@@ -83,6 +87,7 @@ async def insert_attempt(
         number,
         at,
         kind,
+        template,
     )
     await conn.execute(
         "INSERT INTO attempt_transitions (attempt_id, seq, from_state, to_state, at, detail)"

@@ -9,7 +9,7 @@ contacts are `contact_ledger` rows with event `contact` (detail: result, phone, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,36 +54,44 @@ async def account_facts(conn: asyncpg.Connection, account_id: int) -> dict[str, 
 
 async def call_history(conn: asyncpg.Connection, account_id: int, since: datetime) -> list[dict[str, Any]]:
     """Every call placed about the account since `since`, and every `contact` ledger entry."""
+    return (await histories(conn, [account_id], since)).get(account_id, [])
+
+
+async def histories(
+    conn: asyncpg.Connection, account_ids: Sequence[int], since: datetime
+) -> dict[int, list[dict[str, Any]]]:
+    """`call_history` of many accounts in two queries. Each entry also says which template the
+    contact used and the promise made in it (the slots of a `promise_to_pay` outcome), if any."""
     rows = await conn.fetch(
         """
-        SELECT a.created_at AS at, 'call' AS channel, 'outbound' AS direction, a.state,
-               a.number_e164 AS phone, a.kind,
+        SELECT a.account_id, a.created_at AS at, 'call' AS channel, 'outbound' AS direction, a.state,
+               a.number_e164 AS phone, a.kind, a.template,
                EXISTS (SELECT 1 FROM contact_ledger l WHERE l.attempt_id = a.id AND l.event = 'ivr.session'
                        AND (l.detail->>'verified')::boolean) AS verified,
-               EXISTS (SELECT 1 FROM attempt_transitions t WHERE t.attempt_id = a.id
-                       AND t.to_state = 'human') AS human
-        FROM attempts a WHERE a.account_id = $1 AND a.created_at > $2
+               (SELECT o.detail->'slots' FROM outcomes o WHERE o.attempt_id = a.id
+                  AND o.outcome = 'promise_to_pay' ORDER BY o.id DESC LIMIT 1) AS promise
+        FROM attempts a WHERE a.account_id = ANY($1::bigint[]) AND a.created_at > $2
         """,
-        account_id,
+        list(account_ids),
         since,
     )
-    out = []
+    out: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         state = r["state"]
         if state == "completed":
             result = "conversation" if r["verified"] else "answered"
         else:
             result = CALL_RESULTS.get(state, "in_progress")
-        out.append({**dict(r.items()), "result": result})
+        out.setdefault(r["account_id"], []).append({**dict(r.items()), "result": result})
     others = await conn.fetch(
-        "SELECT at, channel, direction, detail FROM contact_ledger"
-        " WHERE account_id = $1 AND event = 'contact' AND at > $2",
-        account_id,
+        "SELECT account_id, at, channel, direction, detail FROM contact_ledger"
+        " WHERE account_id = ANY($1::bigint[]) AND event = 'contact' AND at > $2",
+        list(account_ids),
         since,
     )
     for o in others:
         d = o["detail"] or {}
-        out.append(
+        out.setdefault(o["account_id"], []).append(
             {
                 "at": o["at"],
                 "channel": o["channel"],
@@ -91,6 +99,8 @@ async def call_history(conn: asyncpg.Connection, account_id: int, since: datetim
                 "result": d.get("result", "delivered"),
                 "phone": d.get("phone"),
                 "kind": d.get("kind"),
+                "template": d.get("template"),
+                "promise": d.get("promise"),
             }
         )
     return out

@@ -27,11 +27,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Identity(_Strict):
+class StoredIdentity(_Strict):
+    """The identity facts the portfolio's columns do not hold (kept in `accounts.profile`)."""
+
+    age: int | None = Field(default=None, ge=14, le=120)
+    occupation: str | None = Field(default=None, max_length=100)
+
+
+class Identity(StoredIdentity):
     name: str | None = None
     national_id: str | None = None  # shown masked only (`masked_id`)
-    age: int | None = Field(default=None, ge=14, le=120)
-    occupation: str | None = None
 
     @property
     def masked_id(self) -> str | None:
@@ -40,15 +45,20 @@ class Identity(_Strict):
         return "*" * max(len(self.national_id) - 4, 0) + self.national_id[-4:]
 
 
-class Loan(_Strict):
+class StoredLoan(_Strict):
+    """The loan facts the portfolio's columns do not hold (kept in `accounts.profile`)."""
+
+    paid: Decimal = Field(default=Decimal("0"), ge=0)
+    interest_rate: Decimal | None = Field(default=None, ge=0, le=100)  # percent a year
+    late_fee: Decimal | None = Field(default=None, ge=0)
+
+
+class Loan(StoredLoan):
     principal: Decimal | None = Field(default=None, ge=0)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     start: date | None = None
     due_date: date | None = None
-    paid: Decimal = Field(default=Decimal("0"), ge=0)
     balance: Decimal | None = Field(default=None, ge=0)
-    interest_rate: Decimal | None = Field(default=None, ge=0, le=100)  # percent a year
-    late_fee: Decimal | None = Field(default=None, ge=0)
 
 
 class Behaviour(_Strict):
@@ -78,8 +88,25 @@ class LegalStep(_Strict):
     after_days: int = Field(default=10, ge=1)  # deadline given in the warning letter
 
 
+class Facts(_Strict):
+    """What the strategies know beyond the portfolio's columns, stored as `accounts.profile` (JSON).
+
+    The sections and names are those of the account document, so a stored account reads back as the
+    document it was imported from.
+    """
+
+    identity: StoredIdentity = StoredIdentity()
+    loan: StoredLoan = StoredLoan()
+    behaviour: Behaviour = Behaviour()
+    credit: Credit = Credit()
+    personal: Personal = Personal()
+    legal_step: LegalStep | None = None
+    variant: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
+
+
 class AccountProfile(_Strict):
     id: str = Field(min_length=1)
+    debtor_id: str | None = None  # the lender's id of the debtor; the account id when absent
     language: Literal["en", "zh"] = "en"
     contact: DebtorIn
     identity: Identity = Identity()
@@ -89,7 +116,20 @@ class AccountProfile(_Strict):
     personal: Personal = Personal()
     payments: list[PaymentIn] = []
     legal_step: LegalStep | None = None  # only with one configured may late-stage legal wording be used
-    variant: str | None = None  # champion/challenger assignment override
+    variant: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")  # assignment override
+
+    def facts(self) -> Facts:
+        """The part of the document stored as `accounts.profile`."""
+        i, loan = self.identity, self.loan
+        return Facts(
+            identity=StoredIdentity(age=i.age, occupation=i.occupation),
+            loan=StoredLoan(paid=loan.paid, interest_rate=loan.interest_rate, late_fee=loan.late_fee),
+            behaviour=self.behaviour,
+            credit=self.credit,
+            personal=self.personal,
+            legal_step=self.legal_step,
+            variant=self.variant,
+        )
 
     def days_overdue(self, today: date) -> int | None:
         if self.behaviour.days_overdue is not None:
@@ -129,6 +169,13 @@ def parse_profile(raw: Any) -> AccountProfile:
         raise ProfileError("an account is a JSON object with id, contact, loan, ...")
     try:
         return AccountProfile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(describe(exc)) from None
+
+
+def parse_facts(raw: Any) -> Facts:
+    try:
+        return Facts.model_validate(raw)
     except ValidationError as exc:
         raise ProfileError(describe(exc)) from None
 
