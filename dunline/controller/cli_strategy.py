@@ -136,7 +136,15 @@ def _facts(rows: list[dict[str, Any]]) -> list[Any]:
                 promises.append((datetime.fromisoformat(p["at"]), date.fromisoformat(slots["date"]), amount))
         payments = [(datetime.fromisoformat(p["at"]), Decimal(str(p["amount"]))) for p in js(r["payments"])]
         out.append(
-            AccountResult(r["account_ref"], r["timezone"], r["attempts"], r["contacts"], promises, payments)
+            AccountResult(
+                r["account_ref"],
+                r["timezone"],
+                r["attempts"],
+                r["contacts"],
+                promises,
+                payments,
+                r["variant"],
+            )
         )
     return out
 

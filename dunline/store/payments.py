@@ -70,7 +70,7 @@ async def report_facts(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Per account with any attempt: attempts, answered contacts, promises (slots) and payments."""
     rows = await pool.fetch(
         """
-        SELECT a.id, a.account_ref, d.timezone,
+        SELECT a.id, a.account_ref, d.timezone, a.profile->>'variant' AS variant,
                (SELECT count(*) FROM attempts t WHERE t.account_id = a.id) AS attempts,
                (SELECT count(*) FROM attempts t WHERE t.account_id = a.id AND t.state = 'completed'
                    AND EXISTS (SELECT 1 FROM attempt_transitions x WHERE x.attempt_id = t.id

@@ -30,6 +30,7 @@ class AccountResult:
     contacts: int
     promises: Sequence[tuple[datetime, date, Decimal | None]]  # made at, due, amount
     payments: Sequence[tuple[datetime, Decimal]]
+    variant: str | None = None  # the account's stored override; else the stable hash decides
 
 
 @dataclass
@@ -72,7 +73,7 @@ def compare(
     ladder = ladder or default_ladder()
     tallies: dict[str, _Tally] = {name: _Tally() for name in sorted(ladder.variants)}
     for r in results:
-        t = tallies.setdefault(variant_of(r.account_ref, ladder), _Tally())
+        t = tallies.setdefault(r.variant or variant_of(r.account_ref, ladder), _Tally())
         t.accounts += 1
         t.attempts += r.attempts
         t.contacts += r.contacts

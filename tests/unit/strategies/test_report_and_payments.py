@@ -79,3 +79,14 @@ def test_compare_counts_each_variant_and_judges_promises_by_payments() -> None:
         kept = sum(1 for i in members if i % 2 == 0)
         assert d["kept_rate"][0] == round(kept / len(members), 4)
         assert Decimal(d["collected"]) == 100 * kept
+
+
+def test_a_stored_variant_override_puts_the_account_in_that_variant() -> None:
+    ladder = default_ladder()
+    now = datetime(2026, 12, 20, tzinfo=UTC)
+    hashed = {variant_of(f"V-{i}", ladder) for i in range(40)}
+    assert len(hashed) > 1  # the hash alone spreads these accounts over the variants
+    accounts = [AccountResult(f"V-{i}", "UTC", 1, 0, [], [], variant="challenger") for i in range(40)]
+    doc = {d["variant"]: d for d in compare(accounts, now, ladder)}
+    assert doc["challenger"]["accounts"] == 40
+    assert all(d["accounts"] == 0 for name, d in doc.items() if name != "challenger")
