@@ -21,14 +21,19 @@ from dunline.controller import asterisk
 from dunline.controller.clocks import next_weekday_at, starting_at
 from dunline.store.embedded import stop_embedded
 
-TEST_CONFIG = """
+# DUNLINE_TEST_PORT_OFFSET moves every port of the test stack, so two test runs (two developers'
+# sessions on one machine) do not collide; CI leaves it at 0.
+PORT_OFFSET = int(os.environ.get("DUNLINE_TEST_PORT_OFFSET", "0"))
+TEST_CONFIG = f"""
 asterisk:
-  pbx:     {sip_port: 5260, rtp_start: 22000, rtp_end: 22999, ami_port: 5138, http_port: 8188}
-  carrier: {sip_port: 5270, rtp_start: 23000, rtp_end: 23999, ami_port: 5139, http_port: 8189}
+  pbx:     {{sip_port: {5260 + PORT_OFFSET}, rtp_start: {22000 + PORT_OFFSET}, rtp_end: {22999 + PORT_OFFSET},
+            ami_port: {5138 + PORT_OFFSET}, http_port: {8188 + PORT_OFFSET}}}
+  carrier: {{sip_port: {5270 + PORT_OFFSET}, rtp_start: {23000 + PORT_OFFSET}, rtp_end: {23999 + PORT_OFFSET},
+            ami_port: {5139 + PORT_OFFSET}, http_port: {8189 + PORT_OFFSET}}}
 trunks:
   - name: carrier
     host: 127.0.0.1
-    port: 5270
+    port: {5270 + PORT_OFFSET}
     username: dunline
     from_user: dunline
     caller_id: "+14155550100"
@@ -37,6 +42,8 @@ ivr:
   max_retries: 1
 speech:
   enabled: false   # keypad flow here; test_speech_calls.py turns speech on
+  rtp_port_first: {40000 + PORT_OFFSET}
+  rtp_port_last: {40999 + PORT_OFFSET}
 """
 
 
