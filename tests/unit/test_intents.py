@@ -98,8 +98,9 @@ def test_corpus_accuracy(lang: Lang) -> None:
 
 
 def test_independent_held_out_set() -> None:
-    """70 answers written by someone who never saw the lexicon, and never tuned on (measured once
-    before this test existed: 66/70 intents). A drop below 0.90 is a regression."""
+    """70 answers written by someone who never saw the lexicon (measured once before this test
+    existed: 66/70 intents); its telephone-band misses were studied in the sixth round. A drop below
+    0.90 is a regression."""
     now, tz, rows = load_corpus("en", "heldout2_en.tsv")
     assert len(rows) == 70
     acc, slot_acc, errors = evaluate("en", rows, now, tz)
@@ -127,14 +128,29 @@ def test_fourth_set_used_for_the_second_round() -> None:
     assert acc >= 0.95, "\n".join(errors)
 
 
-def test_fresh_held_out_set() -> None:
-    """100 answers by a fifth author, written after the second round and measured once, never tuned
-    on: 0.93 at the text level. A drop below 0.90 is a regression."""
+def test_fifth_set_used_for_the_sixth_round() -> None:
+    """100 answers by a fifth author, written after the second round and measured once at 0.93 (text)
+    and 0.89 (telephone band); its misses drove the sixth round of general rules (sound-alikes,
+    exact-only short phrases, past payments, callbacks with a day and a time, confirmations, repair
+    questions, slot renderings), so it is a development set now."""
     now, tz, rows = load_corpus("en", "heldout5_en.tsv")
     assert len(rows) == 100
     acc, slot_acc, errors = evaluate("en", rows, now, tz)
-    print(f"\nfresh en held-out: intent {acc:.3f}, slots {slot_acc:.3f}")
-    assert acc >= 0.90, "\n".join(errors)
+    print(f"\nfifth en set: intent {acc:.3f}, slots {slot_acc:.3f}")
+    assert acc >= 0.97, "\n".join(errors)
+
+
+def test_sixth_held_out_set() -> None:
+    """120 answers written before the sixth round, never tuned on: measured at 0.90 (text) and 0.858
+    (telephone band) before that round and once after it, 0.992 (text, slots 0.947) and 0.992
+    (telephone band). Its author also wrote the sixth round's rules, so it is not independent of
+    them. A drop below 0.97 is a regression."""
+    now, tz, rows = load_corpus("en", "heldout6_en.tsv")
+    assert len(rows) == 120
+    acc, slot_acc, errors = evaluate("en", rows, now, tz)
+    print(f"\nsixth en held-out: intent {acc:.3f}, slots {slot_acc:.3f}")
+    assert acc >= 0.97, "\n".join(errors)
+    assert slot_acc >= 0.92, "\n".join(errors)
 
 
 def c(text: str, lang: Lang = "en") -> str:
@@ -290,3 +306,103 @@ def test_a_word_is_not_fuzzily_its_longer_relative() -> None:
     # "month" must not match the payment-plan phrase "monthly" (seen on telephone-band speech)
     assert c("I'll send the money at the end of the month.") == "promise_to_pay"
     assert c("I can pay monthly.") == "payment_plan"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "matched"),
+    [
+        # sound-alikes Whisper writes on the telephone band, inside phrases of two or more words
+        ("stop coloring my phone", "cease", "en:cease:'stop calling'(heard 'stop coloring')"),
+        ("please seize all contact with me", "cease", "en:cease:'cease all'(heard 'seize all')"),
+        ("run number, buddy", "wrong_number", "en:wrong_number:'wrong number'(heard 'run number')"),
+        ("bring me back on Tuesday at 4", "callback_later", "en:callback_later:'ring me back'(heard"),
+        ("跟我的旅师谈", "attorney", "zh:attorney:'律师'(heard '旅师')"),
+        # ... a lone sound-alike is not the word
+        ("I run a small business and money is tight", "hardship", "en:hardship:'tight'"),
+    ],
+)
+def test_sound_alikes(text: str, intent: str, matched: str) -> None:
+    r = classify(text, "zh" if text[0] > "~" else "en", NOW, NY)
+    assert r.intent == intent and r.matched.startswith(matched), r.matched
+    if "heard" in matched:
+        assert r.confidence < classify("stop calling my phone", "en", NOW, NY).confidence
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # short phrases are matched word for word only (`exact`)
+        ("it's been snowing all week", "unknown"),
+        ("I don't know, it's a long story", "unknown"),
+        ("I'm not home right now, I'm driving", "inconvenient_time"),
+        ("I won't be able to pay this month", "hardship"),
+        # name-agnostic wrong party
+        ("there's no Jessica here", "wrong_number"),
+        ("there's no way I can pay that", "hardship"),
+        ("I just got this phone a week ago", "wrong_number"),
+        ("I'm not her, you want the old owner", "wrong_number"),
+        ("I just got this letter yesterday", "unknown"),
+        # fees and charges questioned or denied
+        ("what are all these charges on my account", "dispute"),
+        ("I never agreed to pay those fees", "dispute"),
+        ("somebody opened that card in my name", "dispute"),
+        ("the account is in my name", "unknown"),
+        # "paid and full" is Whisper's "paid in full"
+        ("it was paid and full back in June", "already_paid"),
+        # a payment in the past tense is what was done, amount or not
+        ("my son sent 250 last Tuesday", "already_paid"),
+        ("we made the payment on Monday, 180 dollars", "already_paid"),
+        ("I'll send 250 next Tuesday", "promise_to_pay"),
+        ("what if I sent 80 every two weeks", "payment_plan"),
+        ("it's done, I mailed it Friday", "already_paid"),
+        # a day and a time asking for a call is a callback, not an offer
+        ("give me the call Friday around noon", "callback_later"),
+        ("could you ring that at 4 pm", "callback_later"),
+        ("I'll call you back", "callback_later"),
+        ("I'll give you a call back tomorrow", "callback_later"),
+        # affirm-only answers
+        ("mm-hmm", "affirm"),
+        ("yep, you got it", "affirm"),
+        # a read-back confirmed with its contents stays affirm; an offer said with a plain yes is a promise
+        ("exactly, 150 on the 20th", "affirm"),
+        ("yeah, 150 on the 20th", "promise_to_pay"),
+        # a yes or no followed by a request to repeat is no answer
+        ("hang on a second... yeah, what?", "unknown"),
+        ("yes, what is this about", "affirm"),
+        # the last clause decides: a plan after "but" beats a promise phrase there
+        ("I can't pay it all but I can pay in monthly installments", "payment_plan"),
+        ("I can't pay it all, can we do some kind of plan", "payment_plan"),
+        ("I can't pay it all, I lost my job", "hardship"),
+        # refusals with a coin, and "refuse" negating what follows
+        ("I'm not giving you guys a single penny", "refuse"),
+        ("I refuse to pay it", "refuse"),
+        ("I don't have a penny to my name", "hardship"),
+    ],
+)
+def test_general_rules_of_round_six(text: str, intent: str) -> None:
+    assert c(text) == intent, classify(text, "en", NOW, NY).matched
+
+
+def test_slots_of_round_six() -> None:
+    def slots(text: str) -> dict[str, str | None]:
+        return classify(text, "en", NOW, NY).as_json()["slots"]
+
+    # a past payment takes a past date, even for a bare week day
+    assert slots("we made the payment on Monday, 180 dollars") == {
+        "date": "2026-11-30",
+        "amount": "180.00",
+        "time": None,
+    }
+    # a promise carries its time; "right now" is today
+    assert slots("I'll pay 60 tomorrow at 10 am") == {
+        "date": "2026-12-02",
+        "amount": "60.00",
+        "time": "10:00",
+    }
+    assert slots("take the whole thing right now")["date"] == "2026-12-01"
+    # a dispute carries the amount the debtor says is right
+    assert slots("the balance is wrong, I only owed 350")["amount"] == "350.00"
+    # Whisper's "$1.00" for "one hundred dollars"
+    assert slots("I can do $1.00 on Friday") == {"date": "2026-12-04", "amount": "100.00", "time": None}
+    # a callback "tonight" is today
+    assert slots("call me back at 845 tonight") == {"date": "2026-12-01", "amount": None, "time": "20:45"}

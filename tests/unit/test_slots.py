@@ -208,3 +208,72 @@ def test_spoken_integers_parse_back(n: int, use_and: bool, hyphen: bool) -> None
     assert parse_amount(words, "en") == n, words
     assert parse_amount(f"I can pay {words} dollars", "en") == n, words
     assert parse_amount(f"{n:,}", "en") == n
+
+
+@pytest.mark.parametrize(
+    ("text", "prefer", "expected"),
+    [
+        # a part of today names today
+        ("I'll pay it tonight", "future", date(2026, 12, 1)),
+        ("she sent it this afternoon", "past", date(2026, 12, 1)),
+        ("we paid last night", "past", date(2026, 11, 30)),
+        # holidays with a fixed date, Thanksgiving the fourth Thursday of November
+        ("by New Year's Eve", "future", date(2026, 12, 31)),
+        ("on Christmas", "future", date(2026, 12, 25)),
+        ("right after New Year's", "future", date(2027, 1, 1)),
+        ("we paid on Thanksgiving", "past", date(2026, 11, 26)),
+        ("Thanksgiving", "future", date(2027, 11, 25)),
+        # payday is vague, but a date said with it counts
+        ("payday is the 18th, I'll pay then", "future", date(2026, 12, 18)),
+        ("pay days, the 22nd", "future", date(2026, 12, 22)),
+    ],
+)
+def test_parts_of_today_holidays_and_payday_dates(text: str, prefer: str, expected: date) -> None:
+    assert parse_date(text, "en", TUE, NY, prefer="past" if prefer == "past" else "future") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Whisper's renderings on the telephone band: "one hundred dollars" -> "$1.00"
+        ("I can send $1.00 on Friday", Decimal(100)),
+        ("$3.00 every two weeks", Decimal(300)),
+        ("$1.50 is all I have", Decimal("1.50")),  # real cents: left alone
+        ("$10.00", Decimal(10)),
+        # "a hundred and fifty" heard as "$100 and 50", "a hundred and twenty" as "$100 in 20"
+        ("I'll pay $100 and 50 next week", Decimal(150)),
+        ("put me down for $200 in 40 on Monday", Decimal(240)),
+        ("$100 in 2 weeks", Decimal(100)),  # "in 2 weeks" is a time, not part of the sum
+        # hundreds said as a digit: "two fifty", "one twenty five"
+        ("I could do two fifty on Friday", Decimal(250)),
+        ("one twenty five by the 15th", Decimal(125)),
+        ("nine nineteen", Decimal(919)),
+        # "the 60" is no day of a month
+        ("I'll send the 80 through the app", Decimal(80)),
+        ("on the 15th", None),
+        ("round 430", None),
+    ],
+)
+def test_amounts_as_the_recogniser_writes_them(text: str, expected: Decimal | None) -> None:
+    assert parse_amount(text, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts", "expected"),
+    [
+        # clock times the recogniser writes without a colon
+        ("call me back at 1545", False, time(15, 45)),
+        ("call me at 815 in the morning", False, time(8, 15)),
+        ("round 245", False, time(14, 45)),
+        ("try me at 6.45 tonight", False, time(18, 45)),
+        ("at 1045am", False, time(10, 45)),
+        ("at 100", False, time(13, 0)),
+        ("at 1275", False, None),  # no minute 75
+        # where an amount may be said (a promise), "around 450" is money, not 4:50
+        ("I can pay around 450 on Friday", True, None),
+        ("I'll pay at 530 tonight", True, time(17, 30)),
+        ("I'll pay at 530 pm", True, time(17, 30)),
+    ],
+)
+def test_clock_times_without_a_colon(text: str, amounts: bool, expected: time | None) -> None:
+    assert parse_time(text, "en", amounts=amounts) == expected

@@ -7,10 +7,16 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    "cannot"), fillers dropped ("um", "uh"), spoken numbers as digits ("two hundred" -> "200");
    Mandarin is matched on characters after dropping spaces, punctuation and fillers.
 2. For each intent, its best match: an exact phrase on token boundaries (confidence 0.95-0.99, longer
-   phrases higher), a regular-expression pattern (0.95), else a fuzzy phrase match for ASR errors
-   ("stop coloring" ~ "stop calling", "long number" ~ "wrong number"): rapidfuzz ratio between the
-   phrase and every window of n-1..n+1 tokens (a token-aligned partial ratio), kept when >= the lexicon's
-   threshold; confidence = 0.9 * ratio / 100, so always below an exact match.
+   phrases higher; in the last clause before one earlier, see 4), a regular-expression pattern (0.95),
+   else a fuzzy phrase match for ASR errors ("stop callng" ~ "stop calling", "long number" ~ "wrong
+   number"): rapidfuzz ratio between the phrase and every window of n-1..n+1 tokens (a token-aligned
+   partial ratio), kept when >= the lexicon's threshold; confidence = 0.9 * ratio / 100, so always below
+   an exact match.  Phrases listed under an intent's `exact` never match fuzzily ("all week" is not
+   "a week", "i do not know" is not "not now", "is not home" is not "is not him").
+   Sound-alikes: inside a phrase of two or more words a word may be heard as one of its `sounds_like`
+   words, what Whisper writes for it on the telephone band ("stop coloring" = "stop calling", "seize
+   all" = "cease all", "run person" = "wrong person", 绿师 = 律师); such a match counts as exact, 0.03
+   lower, and `matched` shows what was heard: "en:cease:'stop calling'(heard 'stop coloring')".
 3. Negation: in a `negatable` intent a match with a negator (not, never, cannot / 不 没 别) in the few
    tokens before it is dropped ("i do not have a lawyer" is not attorney, "i cannot pay" is not
    promise_to_pay); a fuzzy window may not contain a negator its phrase lacks.  Negations that carry
@@ -28,17 +34,26 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    attorney > cease > dispute > wrong_number > already_paid > hardship > payment_plan > promise_to_pay
    > callback_later > inconvenient_time > request_agent > refuse > deny > affirm.
    Legal flags first (they restrict what may happen next), then what was done, then what will be done.
-6. Slots as a last resort: when nothing but "yes" matched and the answer holds an amount or a coming
+6. Repair: a bare yes or no in an answer that ends by asking for the question again ("hold on...
+   okay, what?", `repair` in the lexicon) is no answer: `unknown` ("en:unknown:repair").
+7. Slots as a last resort: when nothing but "yes" matched and the answer holds an amount or a coming
    date, it is an offer to pay: promise_to_pay at confidence 0.75 ("fifty bucks tomorrow", "yeah, on
-   the 15th"); the IVR reads every promise back for confirmation before recording it.
-7. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
-Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount, already_paid: a date
-in the past, callback: date+time ...).  `matched` names what decided: "en:cease:'stop calling'",
+   the 15th"); the IVR reads every promise back for confirmation before recording it.  Not when the
+   answer names a past date (what was done is no offer: "I made the payment last Friday, $300"), nor
+   when the yes is a `confirms` phrase (it repeats the read-back: "that is correct, 300 on Friday" is
+   affirm), nor when a fuzzy guess is an intent that carries times (a misheard "ring me Monday at 10"
+   stays callback_later; only an amount outvotes it).  A fuzzy guess of another intent yields to an
+   amount or a coming date.
+8. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
+Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount+time, already_paid: a
+date in the past, callback: date+time, dispute: the amount said to be right ...); a promise with no date
+but "right now"/"right away" is for today.  `matched` names what decided: "en:cease:'stop calling'",
 "en:wrong_number:~'wrong number'='long number'(87)", "zh:promise_to_pay:/还(你|您)?[...]/".
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -46,7 +61,7 @@ from zoneinfo import ZoneInfo
 from rapidfuzz import fuzz
 
 from dunline.ivr.speech.lexicon import NUM, IntentLex, Lexicon, load, normalise
-from dunline.ivr.speech.slots import Prefer, parse_amount, parse_date, parse_time
+from dunline.ivr.speech.slots import Prefer, local_today, parse_amount, parse_date, parse_time
 from dunline.ivr.speech.types import IntentResult, Lang, Slots
 
 UNKNOWN_CONFIDENCE = 0.1
@@ -71,18 +86,30 @@ def _hypothetical(il: IntentLex, toks: list[str], start: int, lex: Lexicon) -> b
     )
 
 
-def _token_eq(pt: str, tok: str) -> bool:
-    return pt == tok or (pt == NUM and tok.replace(".", "", 1).isdigit())
+def _token_eq(pt: str, tok: str, alike: frozenset[str] = frozenset()) -> bool:
+    return pt == tok or (pt == NUM and tok.replace(".", "", 1).isdigit()) or tok in alike
 
 
-def _exact(il: IntentLex, toks: list[str], lex: Lexicon, spans: list[tuple[int, int]]) -> Match | None:
-    """Best exact phrase (else pattern) match; every exact phrase span found is added to `spans`."""
+SOUND_ALIKE_PENALTY = 0.03  # a phrase heard through a known sound-alike ranks below the same words heard
+
+
+def _exact(
+    il: IntentLex, toks: list[str], lex: Lexicon, spans: list[tuple[int, int]], after: int = 0
+) -> Match | None:
+    """Best exact phrase (else pattern) match; every exact phrase span found is added to `spans`.
+    A match in the last clause (from token `after`) is preferred to a longer one before it.
+
+    Inside a phrase of two or more words a word may be heard as one of its known sound-alikes
+    (`sounds_like`: "stop coloring" is "stop calling"); `matched` then shows what was heard."""
     best: Match | None = None
+    none: frozenset[str] = frozenset()
     for phrase in il.phrases:
         n = len(phrase)
         own_neg = phrase[0] in lex.negators
+        alike = [lex.sounds_like.get(p, none) if n > 1 else none for p in phrase]
         for i in range(len(toks) - n + 1):
-            if all(_token_eq(p, t) for p, t in zip(phrase, toks[i : i + n], strict=True)):
+            window = toks[i : i + n]
+            if all(_token_eq(p, t, a) for p, t, a in zip(phrase, window, alike, strict=True)):
                 if il.negatable and not own_neg and _negated(toks, i, lex):
                     continue
                 if _hypothetical(il, toks, i, lex):
@@ -90,15 +117,18 @@ def _exact(il: IntentLex, toks: list[str], lex: Lexicon, spans: list[tuple[int, 
                 spans.append((i, i + n))
                 text = lex.join(phrase)
                 conf = 0.95 + 0.04 * min(1.0, len(text) / (6 if lex.lang == "zh" else 20))
-                if best is None or conf > best.confidence:
-                    best = Match(conf, i, i + n, f"{lex.lang}:{il.name}:'{text}'")
+                heard = [t for p, t in zip(phrase, window, strict=True) if p != t and p != NUM]
+                why = f"'{text}'" + (f"(heard '{lex.join(window)}')" if heard else "")
+                conf -= SOUND_ALIKE_PENALTY if heard else 0.0
+                if best is None or (i >= after, conf) > (best.start >= after, best.confidence):
+                    best = Match(conf, i, i + n, f"{lex.lang}:{il.name}:{why}")
     if best is not None:
         return best
     joined = lex.join(toks)
     for pat in il.patterns:
         for m in pat.finditer(joined):
             i, j = (m.start(), m.end()) if lex.lang == "zh" else _token_span(joined, m.start(), m.end())
-            if not (il.negatable and _negated(toks, i, lex)):
+            if not (il.negatable and _negated(toks, i, lex)) and not _hypothetical(il, toks, i, lex):
                 return Match(0.95, i, j, f"{lex.lang}:{il.name}:/{pat.pattern}/")
     return None
 
@@ -118,7 +148,7 @@ def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, 
     best: tuple[float, int, int, str, str] | None = None
     for phrase in il.phrases:
         text = lex.join(phrase)
-        if NUM in phrase or len(text) < lex.fuzzy_min_chars:
+        if NUM in phrase or len(text) < lex.fuzzy_min_chars or phrase in il.exact_only:
             continue
         if fuzz.partial_ratio(text, joined) < lex.fuzzy_threshold:
             continue
@@ -163,8 +193,9 @@ def candidates(text: str, lang: Lang) -> dict[str, Match]:
     toks = normalise(text, lex)
     found: dict[str, Match] = {}
     taken: list[tuple[int, int]] = []
+    cut = _clause_start(toks, lex)
     for name, il in lex.intents.items():
-        if (m := _exact(il, toks, lex, taken)) is not None:
+        if (m := _exact(il, toks, lex, taken, 0 if name in lex.always_count else cut)) is not None:
             found[name] = m
             taken.append((m.start, m.end))
     # the longer phrase is the more specific one: a match inside another intent's longer match goes
@@ -185,19 +216,69 @@ def candidates(text: str, lang: Lang) -> dict[str, Match]:
             continue
         if (m := _fuzzy(il, toks, lex, taken)) is not None:
             found[name] = m
-    cut = _clause_start(toks, lex)
     if cut and any(m.start >= cut for n, m in found.items() if n not in lex.always_count):
         found = {n: m for n, m in found.items() if n in lex.always_count or m.start >= cut}
     return found
 
 
+_PAY_NOW = {
+    "en": re.compile(r"\b(right now|right away|immediately|today)\b"),
+    "zh": re.compile(r"现在|马上|立刻"),
+}
+
+
 def _slots(text: str, il: IntentLex, lang: Lang, now: datetime, tz: ZoneInfo) -> Slots:
     prefer: Prefer = "past" if il.name == "already_paid" else "future"
+    day = parse_date(text, lang, now, tz, prefer=prefer) if "date" in il.slots else None
+    if day is None and il.name == "promise_to_pay" and _PAY_NOW[lang].search(text.lower()):
+        day = local_today(now, tz)  # "take it all right now": a promise for today
     return Slots(
-        date=parse_date(text, lang, now, tz, prefer=prefer) if "date" in il.slots else None,
+        date=day,
         amount=parse_amount(text, lang) if "amount" in il.slots else None,
-        time=parse_time(text, lang) if "time" in il.slots else None,
+        time=parse_time(text, lang, amounts="amount" in il.slots) if "time" in il.slots else None,
     )
+
+
+def _has(
+    toks: list[str], phrases: tuple[tuple[str, ...], ...], lex: Lexicon, *, at_end: bool = False
+) -> bool:
+    joined = f" {lex.join(toks)} " if lex.lang == "en" else lex.join(toks)
+    for phrase in phrases:
+        p = f" {lex.join(phrase)} " if lex.lang == "en" else lex.join(phrase)
+        if joined.endswith(p) if at_end else p in joined:
+            return True
+    return False
+
+
+def _offer_by_slots(
+    text: str,
+    winner: str | None,
+    found: dict[str, Match],
+    toks: list[str],
+    lex: Lexicon,
+    now: datetime,
+    tz: ZoneInfo,
+) -> IntentResult | None:
+    """An amount or a coming date with nothing stronger said is an offer to pay ("fifty bucks
+    tomorrow", "yeah, 200 on the 15th").  Not when: a past date is named (what was done is no offer:
+    "I made the payment last Friday, $300"); the yes confirms a read-back ("that is correct, 300 on
+    Friday"); the guess is an intent whose slots explain the date (a misheard "ring me Monday at 10"
+    is a callback: only an amount outvotes it)."""
+    guessed = winner is not None and "~" in found[winner].matched and winner not in lex.always_count
+    if not (winner in (None, "affirm") or guessed):
+        return None
+    if winner == "affirm" and _has(toks, lex.confirms, lex):
+        return None
+    slots = _slots(text, lex.intents["promise_to_pay"], lex.lang, now, tz)
+    today = local_today(now, tz)
+    if slots.date is not None and slots.date < today:
+        return None
+    if winner is not None and guessed and "time" in lex.intents[winner].slots and slots.amount is None:
+        return None
+    if slots.amount is None and slots.date is None:
+        return None
+    what = ",".join(k for k in ("amount", "date") if getattr(slots, k) is not None)
+    return IntentResult("promise_to_pay", PROMISE_BY_SLOTS, slots, f"{lex.lang}:promise_to_pay:slots({what})")
 
 
 def classify(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult:
@@ -208,18 +289,13 @@ def classify(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult
     if not normalise(text, lex):
         return IntentResult("unknown", UNKNOWN_CONFIDENCE / 2, matched=f"{lang}:unknown:empty")
     found = candidates(text, lang)
+    toks = normalise(text, lex)
     winner = next((name for name in lex.priority if name in found), None)
-    guessed = winner is not None and "~" in found[winner].matched and winner not in lex.always_count
-    if winner in (None, "affirm") or guessed:
-        # an amount or a coming date with nothing stronger said is an offer to pay
-        # ("fifty bucks tomorrow", "yeah, 200 on the 15th")
-        promise = lex.intents["promise_to_pay"]
-        slots = _slots(text, promise, lang, now, tz)
-        if slots.amount is not None or (slots.date is not None and slots.date >= now.astimezone(tz).date()):
-            what = ",".join(k for k in ("amount", "date") if getattr(slots, k) is not None)
-            return IntentResult(
-                "promise_to_pay", PROMISE_BY_SLOTS, slots, f"{lang}:promise_to_pay:slots({what})"
-            )
+    if winner in ("affirm", "deny") and _has(toks, lex.repair, lex, at_end=True):
+        # "hold on... okay, what?": the yes or no is not an answer to the question
+        return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:repair")
+    if (offer := _offer_by_slots(text, winner, found, toks, lex, now, tz)) is not None:
+        return offer
     if winner is not None:
         m = found[winner]
         return IntentResult(winner, m.confidence, _slots(text, lex.intents[winner], lang, now, tz), m.matched)

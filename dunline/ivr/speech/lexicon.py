@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -34,6 +34,7 @@ class IntentLex:
     negatable: bool
     slots: frozenset[str]
     conditional: bool = False  # a match after "if" is a hypothesis, not a statement ("what if i paid")
+    exact_only: frozenset[tuple[str, ...]] = frozenset()  # phrases never matched fuzzily
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Lexicon:
     fillers: tuple[str, ...]
     intents: dict[str, IntentLex]
     conditionals: frozenset[str] = frozenset()  # words that make a `conditional` intent's match a hypothesis
+    # sound-alikes: lexicon word -> words the recogniser writes for it (only inside phrases of 2+ words)
+    sounds_like: dict[str, frozenset[str]] = field(default_factory=dict)
+    confirms: tuple[tuple[str, ...], ...] = ()  # affirm phrases that confirm a read-back
+    repair: tuple[tuple[str, ...], ...] = ()  # an answer ending in one asks for the question again
 
     def join(self, toks: tuple[str, ...] | list[str]) -> str:
         return "".join(toks) if self.lang == "zh" else " ".join(toks)
@@ -70,13 +75,15 @@ def load(lang: Lang) -> Lexicon:
     for name, spec in doc["intents"].items():
         if name not in INTENTS:
             raise LexiconError(f"intents.{lang}.yaml: unknown intent {name!r}")
+        exact = tuple(_phrase(p, lang) for p in spec.get("exact", []))
         intents[name] = IntentLex(
             name=name,
-            phrases=tuple(_phrase(p, lang) for p in spec.get("phrases", [])),
+            phrases=tuple(_phrase(p, lang) for p in spec.get("phrases", [])) + exact,
             patterns=tuple(re.compile(p) for p in spec.get("patterns", [])),
             negatable=bool(spec.get("negatable", False)),
             slots=frozenset(spec.get("slots", [])),
             conditional=bool(spec.get("conditional", False)),
+            exact_only=frozenset(exact),
         )
     priority = tuple(doc["priority"])
     if set(priority) != set(intents) or set(priority) != set(INTENTS) - {"unknown"}:
@@ -98,6 +105,9 @@ def load(lang: Lang) -> Lexicon:
         fillers=tuple(doc["fillers"]),
         intents=intents,
         conditionals=frozenset(doc.get("conditionals", [])),
+        sounds_like={str(k): frozenset(map(str, v)) for k, v in (doc.get("sounds_like") or {}).items()},
+        confirms=tuple(_phrase(p, lang) for p in doc.get("confirms", [])),
+        repair=tuple(_phrase(p, lang) for p in doc.get("repair", [])),
     )
 
 

@@ -8,16 +8,25 @@ week days ("next Friday" / 下周五 = Friday of next calendar week (weeks start
 today), end of month (月底), explicit month and day ("December 4th", 十二月四号, "12/15"), a bare day of
 month ("the 15th", 15号).  With prefer="future" (promises, callbacks) a date is never in the past:
 "the 15th" on the 20th is next month's 15th, "March 3" in December is next year's.  prefer="past" (what
-was already paid) mirrors it.  Vague words ("payday", "next week", "soon") give None.  dateparser is used
-only for numeric forms with a year ("12/15/2026"), where its locale rules help.
+was already paid) mirrors it.  A part of today ("tonight", "this morning") is today; fixed-date holidays
+("Christmas Eve", "New Year's") and Thanksgiving are dates.  Vague words ("payday", "next week", "soon")
+give None (a date said with them still counts: "payday's the 15th").  dateparser is used only for
+numeric forms with a year ("12/15/2026"), where its locale rules help.
 
 Amounts: digits ("$200", "1,250.50", "2k") or words ("two hundred and fifty", "a thousand", "fifty
 bucks"); a number is taken as money when it carries a currency word, or when it is not a time/date/
-duration (after at/after/around, before day/week/am/pm ...) and is >= 10 or the whole answer.  zh: Chinese
+duration (after at/after/around, before day/week/am/pm ...) and is >= 10 or the whole answer ("the 60"
+is money: no day of a month).  Sums said in two pieces are joined: "two fifty" / "one twenty five"
+(hundreds said as a digit) and Whisper's "$100 and 50" / "$100 in 25" for "a hundred and fifty/twenty
+five".  Whisper writes a spoken "one hundred dollars" as "$1.00": "$D.00" with a single digit D is read
+as D hundred (a debt is not paid in whole single dollars written with zero cents; "$1.50" is left
+alone).  A stray "$1." before other digits ("$1.75" for "$75") is not corrected: it is ambiguous.  zh: Chinese
 numerals with cn2an, colloquial 两千五 = 2500; numbers before 号/日/点/月/天/周 are not money.
 
 Times: "at 3 pm", "15:30", "after five", "at noon", "half past three", 下午三点, 晚上八点, 三点半.  An hour
-without am/pm or a period word is read as business hours: 1-7 -> afternoon, 8-12 as said.
+without am/pm or a period word is read as business hours: 1-7 -> afternoon, 8-12 as said.  Whisper's
+colon-less times ("at 1530", "round 430", "7.30 tonight") are clock times with am/pm, or after a time
+word when no amount is expected (a callback) or a day part follows; in a promise "around 450" is money.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dunline.ivr.speech.numerals import (
+    TENS,
+    UNITS,
     ZH_NUMBER,
     is_number_word,
     ordinal_value,
@@ -107,17 +118,38 @@ def _relative(today: date, n: int, unit: str) -> date:
 
 
 _EN_FIXED = (("day after tomorrow", 2), ("day before yesterday", -2), ("tomorrow", 1), ("tomorow", 1))
-_EN_FIXED2 = (("today", 0), ("yesterday", -1))
+_EN_FIXED2 = (
+    ("today", 0),
+    ("yesterday", -1),
+    ("tonight", 0),
+    ("this morning", 0),
+    ("this afternoon", 0),
+    ("this evening", 0),
+    ("last night", -1),
+)
+# fixed-date holidays (month, day); "the fourth of july" is read as a month and day anyway
+_EN_HOLIDAYS = (
+    (r"christmas eve", 12, 24),
+    (r"christmas( day)?|xmas", 12, 25),
+    (r"new year'?s eve", 12, 31),
+    (r"new year'?s( day)?", 1, 1),
+    (r"halloween", 10, 31),
+    (r"valentine'?s( day)?", 2, 14),
+    (r"independence day", 7, 4),
+)
 
 
 def _parse_date_en(text: str, today: date, prefer: Prefer) -> date | None:
     toks = tokens(text)
     joined = " ".join(toks)
-    if "payday" in toks or "pay day" in joined:
-        return None
     for phrase, days in _EN_FIXED + _EN_FIXED2:
         if re.search(rf"\b{phrase}\b", joined):
             return today + timedelta(days=days)
+    for pattern, h_month, h_day in _EN_HOLIDAYS:
+        if re.search(rf"\b(?:{pattern})\b", joined):
+            return _month_day(today, h_month, h_day, prefer)
+    if re.search(r"\bthanksgiving\b", joined):
+        return _thanksgiving(today, prefer)
     m = re.search(r"\bend of (?:the |this )?(next )?month\b|\bmonth end\b", joined)
     if m:
         return _month_end(today, 1 if m.group(1) else 0)
@@ -151,6 +183,16 @@ def _parse_date_en(text: str, today: date, prefer: Prefer) -> date | None:
             if nxt not in ("dollars", "bucks", "am", "pm", "o'clock", "percent"):
                 return _day_of_month(today, int(toks[i + 1]), prefer)
     return _numeric_date(text, today, prefer)
+
+
+def _thanksgiving(today: date, prefer: Prefer) -> date:
+    """The fourth Thursday of November, this year's or the next (last) one."""
+    for year in (today.year, today.year + 1) if prefer == "future" else (today.year, today.year - 1):
+        first = date(year, 11, 1)
+        d = first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+        if (d >= today) if prefer == "future" else (d <= today):
+            return d
+    return d
 
 
 def _day_token(toks: list[str], j: int) -> int | None:
@@ -241,11 +283,44 @@ def parse_date(
 
 
 _CURRENCY_AFTER = {"dollars", "dollar", "bucks", "buck", "usd", "cents"}
-_NOT_MONEY_BEFORE = {"at", "after", "around", "before", "until", "till", "by", "the", "in", "every", "past"}
+_NOT_MONEY_BEFORE = {
+    "at",
+    "after",
+    "around",
+    "round",
+    "before",
+    "until",
+    "till",
+    "by",
+    "the",
+    "in",
+    "every",
+    "past",
+}
 _NOT_MONEY_AFTER = {
     "am", "pm", "o'clock", "oclock", "day", "days", "week", "weeks", "month", "months", "year", "years",
     "hour", "hours", "minute", "minutes", "thirty", "fifteen", "forty", "times", "time", "percent", "of",
 }  # fmt: skip
+
+
+def _hundreds_and(toks: list[str], value: Decimal, end: int) -> tuple[Decimal, int]:
+    """A sum read in two pieces: "a hundred and fifty" written "$100 and 50", "$100 in 25" (the
+    recogniser's "and"), or "two fifty" / "one twenty five" (hundreds said as a digit)."""
+    n = len(toks)
+    if value >= 100 and value % 100 == 0 and end + 1 < n and toks[end] in ("and", "in"):
+        rest = read_number(toks, end + 1)
+        after = toks[rest[1]] if rest and rest[1] < n else ""
+        if rest and 0 < rest[0] < 100 and rest[0] == int(rest[0]) and after not in _NOT_MONEY_AFTER:
+            return value + rest[0], rest[1]
+    if end < n and toks[end - 1] in UNITS and 1 <= value <= 9 and (toks[end] in TENS or toks[end] in _TEENS):
+        rest = read_number(toks, end)
+        if rest and 10 <= rest[0] < 100:
+            return value * 100 + rest[0], rest[1]
+    return value, end
+
+
+_TEENS = {w for w, v in UNITS.items() if 10 <= v <= 19}
+_WHISPER_HUNDREDS = re.compile(r"[1-9]\.00")
 
 
 def _parse_amount_en(text: str) -> Decimal | None:
@@ -257,13 +332,23 @@ def _parse_amount_en(text: str) -> Decimal | None:
         if got is None or ":" in toks[i] or re.fullmatch(r"\d+(st|nd|rd|th|am|pm)", toks[i]):
             i += 1
             continue
-        value, end = got
-        cue = (i and toks[i - 1] == "$") or (end < len(toks) and toks[end] in _CURRENCY_AFTER)
+        value, end = _hundreds_and(toks, *got)
+        dollar = bool(i) and toks[i - 1] == "$"
+        if dollar and end == i + 1 and _WHISPER_HUNDREDS.fullmatch(toks[i]):
+            # Whisper writes a spoken "one hundred dollars" as "$1.00"; a debt is not paid in
+            # single dollars with zero cents, so "$D.00" is D hundred
+            value *= 100
+        cue = dollar or (end < len(toks) and toks[end] in _CURRENCY_AFTER)
         if cue:
             return value
         before = toks[i - 1] if i else ""
         after = toks[end] if end < len(toks) else ""
-        ok = before not in _NOT_MONEY_BEFORE and before not in MONTHS and after not in _NOT_MONEY_AFTER
+        not_day = before == "the" and value > 31  # "send the 60": no day of a month
+        ok = (
+            (before not in _NOT_MONEY_BEFORE or not_day)
+            and before not in MONTHS
+            and after not in _NOT_MONEY_AFTER
+        )
         if ok and first is None and (value >= 10 or (i == 0 and end == len(toks))):
             first = value
         i = end
@@ -291,7 +376,7 @@ def parse_amount(text: str, lang: Lang) -> Decimal | None:
     return _parse_amount_zh(text) if lang == "zh" else _parse_amount_en(text)
 
 
-_TIME_BEFORE = frozenset({"at", "after", "around", "by", "before", "until", "till", "about", "past"})
+_TIME_BEFORE = frozenset({"at", "after", "around", "round", "by", "before", "until", "till", "about", "past"})
 _PM_WORDS = ("pm", "afternoon", "evening", "tonight", "night")
 _AM_WORDS = ("am", "morning")
 
@@ -308,7 +393,12 @@ def _clock(hour: int, minute: int, period: str) -> time | None:
     return time(hour % 24, minute)
 
 
-def _parse_time_en(text: str) -> time | None:
+_DAY_PARTS = frozenset(
+    {"tonight", "morning", "afternoon", "evening", "night", "in", "this", "today", "tomorrow"}
+)
+
+
+def _parse_time_en(text: str, amounts: bool = False) -> time | None:
     toks = tokens(text)
     joined = " ".join(toks)
     if re.search(r"\b(noon|midday)\b", joined):
@@ -321,6 +411,15 @@ def _parse_time_en(text: str) -> time | None:
         if m := re.fullmatch(r"(\d{1,2}):(\d\d)(am|pm)?", tok):
             return _clock(int(m.group(1)), int(m.group(2)), m.group(3) or period)
         before = toks[i - 1] if i else ""
+        # a clock time written without its colon ("at 1530", "round 430", "7.30 tonight"): with
+        # am/pm; or after a time word, when the answer is no place for an amount (a callback) or a
+        # day part follows ("450" in a promise is money)
+        m = re.fullmatch(r"(\d{1,2})\.?(\d\d)(am|pm)?", tok)
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        own = (m.group(3) if m else None) or (nxt if nxt in ("am", "pm") else "")
+        cued = before in _TIME_BEFORE and (not amounts or nxt in _DAY_PARTS)
+        if m and int(m.group(2)) < 60 and 1 <= int(m.group(1)) <= 23 and (own or cued):
+            return _clock(int(m.group(1)), int(m.group(2)), own or period)
         minute, hour_at = 0, i
         if tok in ("half", "quarter") and i + 1 < len(toks) and toks[i + 1] in ("past", "to"):
             minute = 30 if tok == "half" else 15
@@ -368,6 +467,7 @@ def _parse_time_zh(text: str) -> time | None:
     return _clock(hour, minute, period)
 
 
-def parse_time(text: str, lang: Lang) -> time | None:
-    """The clock time `text` names, or None ('in the morning' names none)."""
-    return _parse_time_zh(text) if lang == "zh" else _parse_time_en(text)
+def parse_time(text: str, lang: Lang, *, amounts: bool = False) -> time | None:
+    """The clock time `text` names, or None ('in the morning' names none).  `amounts`: the answer
+    may also name money (a promise), so a bare "at 450" is not read as 4:50."""
+    return _parse_time_zh(text) if lang == "zh" else _parse_time_en(text, amounts)
