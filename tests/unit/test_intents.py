@@ -153,6 +153,17 @@ def test_sixth_held_out_set() -> None:
     assert slot_acc >= 0.92, "\n".join(errors)
 
 
+def test_seventh_heldout_set_fresh_and_independent() -> None:
+    """150 answers by a seventh author who saw neither the lexicon nor any earlier set; never tuned
+    on. Measured 0.913 intent / 0.830 slots when it arrived: the floors guard against regressions."""
+    now, tz, rows = load_corpus("en", "heldout7_en.tsv")
+    assert len(rows) == 150
+    acc, slot_acc, errors = evaluate("en", rows, now, tz)
+    print(f"\nseventh en held-out: intent {acc:.3f}, slots {slot_acc:.3f}")
+    assert acc >= 0.89, "\n".join(errors)
+    assert slot_acc >= 0.80, "\n".join(errors)
+
+
 def c(text: str, lang: Lang = "en") -> str:
     return classify(text, lang, NOW, NY).intent
 
