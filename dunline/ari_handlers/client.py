@@ -248,6 +248,32 @@ class AriClient:
         raise cls(status, method, path, _error_message(body))
 
     # -- channels --------------------------------------------------------------------------------
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        app: str,
+        app_args: Sequence[str],
+        channel_id: str,
+        ring_timeout_s: int = 30,
+        caller_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Dial ``endpoint`` (``PJSIP/+15550001001@carrier``) straight into Stasis ``app``: when it
+        answers, ``StasisStart`` arrives with ``args == app_args`` on channel ``channel_id``."""
+        ari_path(channel_id)  # validates the id (it travels as a query parameter)
+        if any("," in a for a in app_args):
+            raise AriValueError(f"app args must not contain ',': {list(app_args)!r}")
+        params: dict[str, str | list[str]] = {
+            "endpoint": endpoint,
+            "app": app,
+            "appArgs": ",".join(app_args),
+            "channelId": channel_id,
+            "timeout": str(int(ring_timeout_s)),
+        }
+        if caller_id is not None:
+            params["callerId"] = caller_id
+        return dict(await self.request("POST", "/channels", params=params) or {})
+
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", ari_path("channels", channel_id, "answer"))
 

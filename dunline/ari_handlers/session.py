@@ -43,6 +43,8 @@ class CallContext:
     lang: str = "en"
     timezone: str = "UTC"
     currency: str = "USD"
+    mode: str = "ivr"  # the campaign's: "ivr" (this module talks) or "agent" (connected to an agent)
+    template: str | None = None  # the plan step's script template (the agent's screen shows it)
 
 
 RecordHook = Callable[[CallContext, engine.Record], Awaitable[None]]

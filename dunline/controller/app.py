@@ -1,8 +1,9 @@
 """The composition root: the one place that builds concrete adapters and wires them together.
 
 `Runtime` opens, in order: the database (embedded PostgreSQL unless `DUNLINE_DATABASE_URL`), the
-migrations, AMI, the ARI client, the per-channel dispatcher and the ARI events websocket (one task in
-the runtime's TaskGroup); it closes them in reverse. `run_campaign` dials a list of accounts with a
+migrations, AMI, the ARI client, the agent pool (no agent logged in yet), the per-channel dispatcher
+and the ARI events websocket (one task in the runtime's TaskGroup); it closes them in reverse (agents'
+phones are hung up and their bridges destroyed first). `run_campaign` dials a list of accounts with a
 concurrency bound and a calls-per-second limit from the trunk's settings.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import yaml
 
+from dunline.ari_handlers.agents import AgentPool
 from dunline.ari_handlers.client import AriClient
 from dunline.ari_handlers.dispatch import ChannelDispatcher
 from dunline.ari_handlers.events import AriEvents
@@ -30,6 +32,7 @@ from dunline.config.loader import cache_dir
 from dunline.config.packaged import read_default
 from dunline.config.schema import Settings
 from dunline.controller import asterisk, wiring
+from dunline.dialer.agents import AgentBoard
 from dunline.dialer.ami import Ami
 from dunline.dialer.runner import AttemptSummary, Dialer, DialTarget
 from dunline.ivr import engine, prompts
@@ -43,6 +46,14 @@ from dunline.store.embedded import start_embedded
 from dunline.store.migrate import migrate
 
 log = logging.getLogger("dunline.controller")
+
+AGENT_WRAP_S = 10.0  # an agent's wrap-up after each call unless a campaign sets its own
+# The law counts an abandon from the end of the debtor's greeting: an agent must be on the line
+# within 2 s of it. AMD() already waited after_greeting_silence (asterisk-conf/pbx/amd.conf.j2)
+# before the call reaches the controller, so the controller has what is left.
+LEGAL_CONNECT_S = 2.0
+AMD_AFTER_GREETING_S = 0.8
+CONNECT_WITHIN_S = LEGAL_CONNECT_S - AMD_AFTER_GREETING_S
 
 
 def flow_name(settings: Settings) -> str:
@@ -94,6 +105,7 @@ class Runtime:
     events: AriEvents
     dialer: Dialer
     router: CallRouter
+    agents: AgentPool[AgentBoard]
     pbx: asterisk.Instance
     renderer: Renderer
     speech: SpeechParts | None = None
@@ -156,7 +168,27 @@ class Controller:
                 parts = await speech_parts(s, ari, pbx, renderer, feed)
                 self.stack.callback(parts.close)
                 ears_for = parts.ears_for
-            router = CallRouter(ari, flow, opts, dialer, dialer.record, feed, ears_for)
+            agents = AgentPool(
+                ari,
+                ari_settings.app,
+                AgentBoard(),
+                wrap_s=AGENT_WRAP_S,
+                clock=lambda: dialer.clock(),  # the dialer's clock, also when a test replaces it
+                on_screen=_log_screen,
+                trunk=s.trunk.name,
+            )
+            router = CallRouter(
+                ari,
+                flow,
+                opts,
+                dialer,
+                dialer.record,
+                feed,
+                ears_for,
+                agents=agents,
+                safe_harbour_media=f"sound:{pbx.d('sounds')}/{prompts.static_name('safe_harbour', 'en')}",
+                connect_within_s=CONNECT_WITHIN_S,
+            )
             dispatcher = ChannelDispatcher(router.handle)
             dispatcher_box.append(dispatcher)
             await dispatcher.start()
@@ -168,7 +200,12 @@ class Controller:
             self.tasks.create_task(events.run(), name="ari-events")
             self.stack.push_async_callback(events.close)
             await events.wait_connected(10.0)
-            return Runtime(s, pool, ami, ari, dispatcher, events, dialer, router, pbx, renderer, parts)
+            # first out at exit: calls being connected stop, then agents' phones and bridges go
+            self.stack.push_async_callback(agents.close)
+            self.stack.push_async_callback(router.close)
+            return Runtime(
+                s, pool, ami, ari, dispatcher, events, dialer, router, agents, pbx, renderer, parts
+            )
         except BaseException:
             await self.stack.aclose()
             raise
@@ -179,6 +216,17 @@ class Controller:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stack.aclose()
+
+
+def _log_screen(screen: dict[str, Any]) -> None:
+    """Until a console shows it: the screen an agent gets with a call (ids only, no personal data)."""
+    log.info(
+        "agent %s: call %s, account %s, script %s",
+        screen.get("agent"),
+        screen.get("attempt"),
+        screen.get("account"),
+        screen.get("script"),
+    )
 
 
 class SpeechParts:

@@ -1,8 +1,9 @@
 """The carrier simulator's scenario table -> Asterisk dialplan (pure), and its audio list.
 
 The carrier simulator is a second Asterisk instance behind the PBX's SIP trunk. Each dialled number
-behaves as its scenario says (a human pressing keys or speaking, busy, no answer, voicemail,
-congestion). Tests and `dunline demo` both use it; its files live in `tests/fixtures/carrier/`.
+behaves as its scenario says (a human pressing keys or speaking, a human who just talks (to an agent),
+busy, no answer, voicemail, congestion, or an agent's phone that answers and stays on the line). Tests
+and `dunline demo` both use it; its files live in `tests/fixtures/carrier/`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,21 @@ from typing import Any
 
 import yaml
 
-KINDS = ("human_dtmf", "human_speech", "human_hangup", "busy", "no_answer", "voicemail", "congestion")
+KINDS = (
+    "human_dtmf",
+    "human_speech",
+    "human_hangup",
+    "human_talk",
+    "busy",
+    "no_answer",
+    "voicemail",
+    "congestion",
+    "agent",
+)
+MAX_HOLD_S = 600.0
+MAX_AGENT_HOLD_S = 4 * 3600.0  # an agent's phone stays up for a whole shift
+AGENT_HOLD_S = 3600.0  # an agent's phone, unless told otherwise
+TALK_PAUSE_S = 2.0  # human_talk: silence after the greeting, for the caller's AMD to say "human"
 _NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _PATTERN = re.compile(r"^_\+[0-9X]{7,15}$")
 _DIGIT = re.compile(r"^[0-9*#]$")
@@ -54,14 +69,15 @@ def parse_scenario(where: str, raw: Mapping[str, Any]) -> Scenario:
     for s in (*say, *([greeting] if greeting else [])):
         if not _SOUND.match(s):
             raise ScenarioError(f"{where}: sound name {s!r} must be lower-case letters, digits, '_'")
-    if kind in ("human_dtmf", "human_speech", "human_hangup", "voicemail") and not greeting:
+    if kind in ("human_dtmf", "human_speech", "human_hangup", "human_talk", "voicemail") and not greeting:
         raise ScenarioError(f"{where}: a {kind} scenario needs a greeting")
     try:
-        hold = float(raw.get("hold_s", 30.0))
+        hold = float(raw.get("hold_s", AGENT_HOLD_S if kind == "agent" else 30.0))
     except (TypeError, ValueError):
         raise ScenarioError(f"{where}: hold_s must be a number of seconds") from None
-    if not 0 < hold <= 600:
-        raise ScenarioError(f"{where}: hold_s must be in (0, 600]")
+    longest = MAX_AGENT_HOLD_S if kind == "agent" else MAX_HOLD_S
+    if not 0 < hold <= longest:
+        raise ScenarioError(f"{where}: hold_s must be in (0, {longest:g}]")
     used = tuple(dict.fromkeys([*([greeting] if greeting else []), *say]))
     return Scenario(kind, greeting, digits, say, hold, used)
 
@@ -100,6 +116,10 @@ def dialplan(number: str, s: Scenario, sounds: str) -> list[str]:
     elif s.kind == "no_answer":
         add("Ringing()")
         add("Wait(300)")
+    elif s.kind == "agent":
+        # an agent's phone: picks up and stays on the line (silence) until hung up, or hold_s
+        add("Answer()")
+        add(f"Wait({s.hold_s:g})")
     elif s.kind == "voicemail":
         add("Answer()")
         add("Wait(0.3)")
@@ -117,6 +137,11 @@ def dialplan(number: str, s: Scenario, sounds: str) -> list[str]:
         elif s.kind == "human_speech":
             for name in s.say:
                 after_prompt()
+                add(f"Playback({sounds}/{name})")
+        elif s.kind == "human_talk":
+            # talks to whoever is there (an agent): no waiting for prompts, just the lines in turn
+            add(f"Wait({TALK_PAUSE_S:g})")
+            for name in s.say:
                 add(f"Playback({sounds}/{name})")
         add(f"Wait({s.hold_s:g})")
     add("Hangup()")

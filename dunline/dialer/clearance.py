@@ -124,8 +124,10 @@ async def clear(
     caller_id: str | None,
     at: datetime,
     profiles: tuple[Profile, ...] | None = None,
+    template: str | None = None,
 ) -> Clearance:
-    """The gate's verdict on calling `number` for the account now; the attempt row when allowed."""
+    """The gate's verdict on calling `number` for the account now; the attempt row when allowed.
+    `template`: the script template of the plan step the call carries out (kept on the attempt)."""
     async with pool.acquire() as conn, conn.transaction():
         await contacts.lock_account(conn, account_id)
         verdict = await _judge(conn, account_id, number, kind, caller_id, at, profiles)
@@ -139,6 +141,7 @@ async def clear(
                 number=number,
                 at=at,
                 kind=kind,
+                template=template,
             )
         await contacts.insert_verdict(
             conn,

@@ -1,12 +1,19 @@
 """The life of one dial attempt: every legal transition in one table (pure).
 
     created -> dialing -> ringing -> answered -> human -> in_ivr -> completed
-                  |          |           |          `-> completed (hung up before the IVR)
+                  |          |           |          |-> bridged -> completed (agent campaigns)
+                  |          |           |          |-> abandoned (no agent within 2 s: safe-harbour message)
+                  |          |           |          `-> completed (hung up before the IVR or an agent)
                   |          |           `-> machine -> voicemail
                   `----------+-> busy | no_answer | congestion | failed
 
+`bridged`: an answered human connected to an agent. `abandoned`: an answered human for whom no agent
+was free within 2 s; they heard the safe-harbour message (identity, callback number, opt-out) and
+count against the campaign's abandon rate.
+
 An illegal transition raises `IllegalTransition`; final states accept nothing. `result()` maps a
-final state to the coarse result the operator sees (answered, busy, no_answer, voicemail, failed).
+final state to the coarse result the operator sees (answered, abandoned, busy, no_answer, voicemail,
+failed).
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ State = Literal[
     "human",
     "machine",
     "in_ivr",
+    "bridged",
     "completed",
+    "abandoned",
     "voicemail",
     "busy",
     "no_answer",
@@ -36,10 +45,12 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "dialing": frozenset({"ringing", "answered", *_FAILURES}),
     "ringing": frozenset({"answered", *_FAILURES}),
     "answered": frozenset({"human", "machine", "completed", "failed"}),
-    "human": frozenset({"in_ivr", "completed", "failed"}),
+    "human": frozenset({"in_ivr", "bridged", "abandoned", "completed", "failed"}),
     "machine": frozenset({"voicemail", "failed"}),
     "in_ivr": frozenset({"completed", "failed"}),
+    "bridged": frozenset({"completed", "failed"}),
     "completed": frozenset(),
+    "abandoned": frozenset(),
     "voicemail": frozenset(),
     "busy": frozenset(),
     "no_answer": frozenset(),
@@ -51,6 +62,7 @@ FINAL: Final = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 RESULTS: Final[dict[str, str]] = {
     "completed": "answered",
+    "abandoned": "abandoned",
     "voicemail": "voicemail",
     "busy": "busy",
     "no_answer": "no_answer",

@@ -8,6 +8,11 @@ pending, the attempt is reconciled from the hangup event or marked failed.
 
 No call is placed without the compliance gate: `call()` asks `clearance.clear` first, which stores
 the verdict and creates the attempt row only when the gate allows (state `blocked` otherwise).
+
+A target's `mode` says who talks once a human answers: `ivr` (the IVR session) or `agent` (the router
+hands the call to the agent pool). An agent call goes human -> bridged -> completed when an agent
+took it, and human -> abandoned when none was free within 2 s (the debtor heard the safe-harbour
+message); the router reports both (`agent_bridged`, `agent_done`).
 """
 
 from __future__ import annotations
@@ -47,11 +52,12 @@ class DialTarget:
     lang: str = "en"
     timezone: str = "UTC"
     currency: str = "USD"
+    mode: str = "ivr"  # ivr: the IVR talks; agent: the call is connected to an agent
 
 
 @dataclass(frozen=True)
 class Fact:
-    kind: str  # ringing | amd | stasis | hangup | ivr_done
+    kind: str  # ringing | amd | stasis | hangup | ivr_done | bridged | agent_done
     data: Mapping[str, Any]
 
 
@@ -67,6 +73,7 @@ class AttemptSummary:
     amd_status: str | None
     blocked_by: tuple[str, ...] = ()
     next_allowed_at: datetime | None = None
+    agent: str | None = None  # the agent the call was connected to (agent mode)
 
 
 def _now() -> datetime:
@@ -102,6 +109,7 @@ class Dialer:
         self._queues: dict[str, asyncio.Queue[Fact]] = {}
         self._contexts: dict[str, CallContext] = {}
         self._outcomes: dict[str, str | None] = {}
+        self._agents: dict[str, str] = {}  # attempt -> the agent it was bridged to
         self._unsubscribe = ami.subscribe("*", self._on_ami)
 
     def close(self) -> None:
@@ -135,6 +143,17 @@ class Dialer:
         self._note_outcome(attempt_id, outcome)
         self._push(attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified)
 
+    def agent_bridged(self, attempt_id: str, agent_id: str) -> None:
+        """The router put the answered debtor in an agent's bridge."""
+        if attempt_id in self._queues:
+            self._agents[attempt_id] = agent_id
+        self._push(attempt_id, "bridged", agent=agent_id)
+
+    def agent_done(self, attempt_id: str, detail: Mapping[str, Any]) -> None:
+        """The router is done with an agent-mode call: which agent took it, or whether it was
+        abandoned (and when the safe-harbour message started and whether it finished)."""
+        self._push(attempt_id, "agent_done", **detail)
+
     async def record(self, ctx: CallContext, rec: engine.Record) -> None:
         detail = {"node": rec.node, "verified": rec.verified, "by": rec.by, "slots": dict(rec.slots)}
         await store.record_outcome(self.pool, uuid.UUID(ctx.attempt_id), rec.outcome, detail, rec.flag)
@@ -147,16 +166,29 @@ class Dialer:
             self._outcomes[attempt_id] = outcome
 
     # ---- one attempt ------------------------------------------------------------------------------
-    async def call(self, target: DialTarget, campaign_id: int | None) -> AttemptSummary:
+    async def call(
+        self,
+        target: DialTarget,
+        campaign_id: int | None,
+        *,
+        kind: Kind | None = None,
+        template: str | None = None,
+    ) -> AttemptSummary:
+        """Clear the call with the gate, dial it and follow it to its final state. `kind` (what the
+        called party hears, for the gate) overrides the dialer's for this call; an agent-mode target
+        is an `agent` call unless told otherwise. `template`: the plan step's script template,
+        stored on the attempt and shown on the agent's screen."""
+        call_kind: Kind = kind or ("agent" if target.mode == "agent" else self.kind)
         cleared = await clearance.clear(
             self.pool,
             account_id=target.account_id,
             phone_id=target.phone_id,
             number=target.number,
             campaign_id=campaign_id,
-            kind=self.kind,
+            kind=call_kind,
             caller_id=self.settings.trunk.caller_id,
             at=self.clock(),
+            template=template,
         )
         attempt = cleared.attempt_id
         if attempt is None:
@@ -169,13 +201,21 @@ class Dialer:
         aid = str(attempt)
         self._queues[aid] = asyncio.Queue()
         self._contexts[aid] = CallContext(
-            aid, target.account_ref, target.media, target.lang, target.timezone, target.currency
+            aid,
+            target.account_ref,
+            target.media,
+            target.lang,
+            target.timezone,
+            target.currency,
+            mode=target.mode,
+            template=template,
         )
         try:
             state = await self._follow(attempt, target)
         finally:
             self._queues.pop(aid, None)
             self._contexts.pop(aid, None)
+            agent = self._agents.pop(aid, None)
         row = await self.pool.fetchrow("SELECT hangup_cause, amd_status FROM attempts WHERE id = $1", attempt)
         return AttemptSummary(
             aid,
@@ -186,6 +226,7 @@ class Dialer:
             self._outcomes.pop(aid, None),
             row["hangup_cause"],
             row["amd_status"],
+            agent=agent,
         )
 
     async def _move(
@@ -229,7 +270,7 @@ class Dialer:
         reason = result.reason if result else None
         if result is not None and result.result == "answered":
             state = await self._move(attempt, state, "answered", {"reason": reason}, originate_reason=reason)
-            return await self._answered(attempt, state, facts, queue)
+            return await self._answered(attempt, state, facts, queue, target.mode == "agent")
         hang = next((f for f in facts if f.kind == "hangup"), None) or await _wait_kind(
             queue, "hangup", HANGUP_WAIT_S
         )
@@ -249,9 +290,14 @@ class Dialer:
         )
 
     async def _answered(
-        self, attempt: uuid.UUID, state: str, facts: list[Fact], queue: asyncio.Queue[Fact]
+        self,
+        attempt: uuid.UUID,
+        state: str,
+        facts: list[Fact],
+        queue: asyncio.Queue[Fact],
+        agent_mode: bool = False,
     ) -> str:
-        call = _Progress(state, list(facts))
+        call = _Progress(state, list(facts), agent_mode=agent_mode)
         try:
             await asyncio.wait_for(self._until_hangup(attempt, call, queue), self.max_call_s)
         except TimeoutError:
@@ -265,6 +311,9 @@ class Dialer:
             done = call.done or await _wait_kind(queue, "ivr_done", IVR_FLUSH_S)
             detail = dict(done.data) if done else {"outcome": None, "note": "IVR session did not close"}
             await store.attempt_event(self.pool, attempt, "call", "ivr.session", detail)
+        if call.with_agents:
+            detail = dict(call.done.data) if call.done else {"note": "the router did not report"}
+            await store.attempt_event(self.pool, attempt, "call", "agent.call", detail)
         return call.state
 
     async def _until_hangup(self, attempt: uuid.UUID, call: _Progress, queue: asyncio.Queue[Fact]) -> None:
@@ -286,12 +335,20 @@ class Dialer:
             elif fact.kind == "stasis" and call.state in ("answered", "human"):
                 if call.state == "answered":  # Stasis is entered only after AMD said human/not sure
                     call.state = await self._move(attempt, call.state, "human", {"amd": "via stasis"})
-                call.state = await self._move(attempt, call.state, "in_ivr")
-                call.ivr = True
-            elif fact.kind == "ivr_done":
+                if call.agent_mode:
+                    call.with_agents = True  # the router connects it to an agent
+                else:
+                    call.state = await self._move(attempt, call.state, "in_ivr")
+                    call.ivr = True
+            elif fact.kind == "bridged" and call.state == "human":
+                agent = fact.data.get("agent")
+                call.state = await self._move(attempt, call.state, "bridged", {"agent": agent})
+            elif fact.kind in ("ivr_done", "agent_done"):
                 call.done = fact
             elif fact.kind == "hangup":
                 final = "voicemail" if call.state == "machine" else "completed"
+                if call.with_agents:
+                    final = await self._agent_final(attempt, call, queue)
                 cause = fact.data.get("cause")
                 text = fact.data.get("text")
                 call.state = await self._move(
@@ -299,15 +356,33 @@ class Dialer:
                 )
                 return
 
+    async def _agent_final(self, attempt: uuid.UUID, call: _Progress, queue: asyncio.Queue[Fact]) -> str:
+        """The final state of an agent-mode call that hung up: the router's report closes it (given a
+        moment: it comes over ARI, the hangup over AMI). An agent took it: completed (through bridged
+        if that fact was overtaken); no agent within 2 s: abandoned; hung up while waiting: completed."""
+        if call.done is None:
+            call.done = await _wait_kind(queue, "agent_done", IVR_FLUSH_S)
+        report = call.done.data if call.done else {}
+        agent = report.get("agent")
+        if agent and call.state == "human":
+            self._agents[str(attempt)] = str(agent)
+            call.state = await self._move(attempt, call.state, "bridged", {"agent": agent})
+        if call.state == "human" and report.get("abandoned"):
+            return "abandoned"
+        return "completed"
+
 
 @dataclass
 class _Progress:
-    """An answered call as facts arrive: its state, whether the IVR ran, the IVR's closing fact."""
+    """An answered call as facts arrive: its state, whether the IVR ran or agents took it (agent
+    mode, once in Stasis), and the closing fact of either."""
 
     state: str
     backlog: list[Fact]
     ivr: bool = False
     done: Fact | None = None
+    agent_mode: bool = False
+    with_agents: bool = False
 
 
 def _drain(queue: asyncio.Queue[Fact]) -> list[Fact]:

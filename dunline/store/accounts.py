@@ -134,7 +134,7 @@ class AccountView:
     balance: Decimal
     due_date: date
     days_overdue: int  # debtor-local today (UTC when no/unknown zone) minus due_date
-    phone_id: int | None  # primary phone: lowest priority, then oldest
+    phone_id: int | None  # primary phone: the debtor's own, not marked wrong; lowest priority, then oldest
     phone_e164: str | None
     phone_kind: str | None
     phone_consent: bool | None
@@ -283,7 +283,7 @@ JOIN debtors d ON d.id = a.debtor_id
 LEFT JOIN pg_timezone_names tz ON tz.name = d.timezone
 LEFT JOIN LATERAL (
     SELECT id, number_e164, kind, consent FROM phones
-    WHERE debtor_id = d.id ORDER BY priority, id LIMIT 1
+    WHERE debtor_id = d.id AND role = 'debtor' AND NOT wrong_number ORDER BY priority, id LIMIT 1
 ) p ON true"""
 
 
@@ -292,11 +292,12 @@ def _view(rec: asyncpg.Record) -> AccountView:
 
 
 async def load_account(
-    pool: asyncpg.Pool, account_ref: str, *, as_of: datetime | None = None
+    pool: asyncpg.Pool, account: str | int, *, as_of: datetime | None = None
 ) -> AccountView | None:
-    """The account with its debtor and primary phone, or None."""
+    """The account (by reference, or by database id) with its debtor and primary phone, or None."""
+    where = " WHERE a.id = $2" if isinstance(account, int) else " WHERE a.account_ref = $2"
     try:
-        rec = await pool.fetchrow(_VIEW + " WHERE a.account_ref = $2", as_of, account_ref)
+        rec = await pool.fetchrow(_VIEW + where, as_of, account)
     except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as exc:
         raise translate(exc) from exc
     return None if rec is None else _view(rec)

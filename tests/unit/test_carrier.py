@@ -44,7 +44,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_table_parses() -> None:
     table = load_table(TABLE)
-    assert len(table) == 15
+    assert len(table) == 19
     assert table["+14155550101"] == Scenario("human_dtmf", "hello", ("1", "1"), (), 30.0, ("hello",))
     assert table["+14155550104"].kind == "busy"
     assert table["+14155550105"].kind == "no_answer"
@@ -61,6 +61,15 @@ def test_shipped_table_parses() -> None:
     assert {s.kind for s in table.values()} <= set(KINDS)
 
 
+def test_shipped_table_has_agents_and_debtors_for_agent_campaigns() -> None:
+    table = load_table(TABLE)
+    assert table["_+1555000100X"] == Scenario("agent", None, (), (), 3600.0, ())
+    talk = table["_+14155581XXX"]
+    assert (talk.kind, talk.say, talk.hold_s) == ("human_talk", ("pay_friday",), 2.0)
+    # the abandoned debtor stays long enough to hear the whole safe-harbour message
+    assert table["_+14155582XXX"].hold_s >= 15
+
+
 def test_shipped_table_covers_every_menu_answer() -> None:
     table = load_table(TABLE)
     pressed = {s.digits for s in table.values() if s.kind == "human_dtmf"}
@@ -70,7 +79,7 @@ def test_shipped_table_covers_every_menu_answer() -> None:
 def test_shipped_table_renders() -> None:
     text = render_dialplan(load_table(TABLE), SOUNDS)
     blocks = text.split("\n\n")
-    assert len(blocks) == 15
+    assert len(blocks) == 19
     assert all(b.splitlines()[-1] == " same => n,Hangup()" for b in blocks)
     assert "exten => +14155550104,1,NoOp(scenario busy)" in text
     assert "exten => _+1415556XXXX,1,NoOp(scenario human_hangup)" in text
@@ -102,6 +111,37 @@ def test_human_dtmf_without_digits_just_listens() -> None:
     a = apps(dialplan("+14155550110", s, SOUNDS))
     assert not any(x.startswith(("SendDTMF", "WaitForNoise")) for x in a)
     assert a[-2:] == ["Wait(30)", "Hangup()"]
+
+
+def test_human_talk_dialplan_talks_without_waiting_for_prompts() -> None:
+    s = parse_scenario(
+        "t", {"kind": "human_talk", "greeting": "hello", "say": ["pay_friday", "yes_me"], "hold_s": 4}
+    )
+    assert s.sounds_used == ("hello", "pay_friday", "yes_me")
+    assert apps(dialplan("_+14155581XXX", s, SOUNDS)) == [
+        "NoOp(scenario human_talk)",
+        "Answer()",
+        "Wait(0.3)",
+        f"Playback({SOUNDS}/hello)",
+        "Wait(2)",  # silence after the greeting: the caller's AMD says human
+        f"Playback({SOUNDS}/pay_friday)",
+        f"Playback({SOUNDS}/yes_me)",
+        "Wait(4)",
+        "Hangup()",
+    ]
+
+
+def test_agent_dialplan_answers_and_stays() -> None:
+    s = parse_scenario("t", {"kind": "agent"})
+    assert s.hold_s == 3600.0 and s.sounds_used == ()
+    assert apps(dialplan("_+1555000100X", s, SOUNDS)) == [
+        "NoOp(scenario agent)",
+        "Answer()",
+        "Wait(3600)",
+        "Hangup()",
+    ]
+    shift = parse_scenario("t", {"kind": "agent", "hold_s": 4 * 3600})
+    assert apps(dialplan("+15550001001", shift, SOUNDS))[2] == "Wait(14400)"
 
 
 def test_human_speech_dialplan() -> None:
@@ -194,6 +234,10 @@ def test_empty_table(tmp_path: Path) -> None:
         ("{kind: human_hangup, greeting: hello, hold_s: 0}", "hold_s"),
         ("{kind: human_hangup, greeting: hello, hold_s: 601}", "hold_s"),
         ("{kind: human_hangup, greeting: hello, hold_s: soon}", "hold_s"),
+        ("{kind: human_talk, say: [pay_friday]}", "greeting"),
+        ("{kind: human_talk, greeting: hello, hold_s: 3600}", "hold_s must be in (0, 600]"),
+        ("{kind: agent, hold_s: 14401}", "hold_s must be in (0, 14400]"),
+        ("{kind: agent, hold_s: 0}", "hold_s"),
         ("busy", "mapping"),
     ],
 )

@@ -21,7 +21,7 @@ from dunline.dialer.lifecycle import (
 )
 
 ALL_STATES = set(get_args(State))
-OPERATOR_RESULTS = {"answered", "busy", "no_answer", "voicemail", "failed"}
+OPERATOR_RESULTS = {"answered", "abandoned", "busy", "no_answer", "voicemail", "failed"}
 
 
 def test_table_covers_exactly_the_declared_states() -> None:
@@ -32,7 +32,7 @@ def test_table_covers_exactly_the_declared_states() -> None:
 
 
 def test_final_states() -> None:
-    assert {"completed", "voicemail", "busy", "no_answer", "congestion", "failed"} == FINAL
+    assert {"completed", "abandoned", "voicemail", "busy", "no_answer", "congestion", "failed"} == FINAL
     for state in FINAL:
         assert TRANSITIONS[state] == frozenset()
 
@@ -76,6 +76,9 @@ def test_every_state_leads_to_a_final_state() -> None:
         ["created", "dialing", "ringing", "congestion"],
         ["created", "failed"],
         ["created", "dialing", "ringing", "answered", "human", "in_ivr", "failed"],
+        ["created", "dialing", "ringing", "answered", "human", "bridged", "completed"],
+        ["created", "dialing", "answered", "human", "abandoned"],
+        ["created", "dialing", "answered", "human", "bridged", "failed"],
     ],
 )
 def test_legal_paths(path: list[str]) -> None:
@@ -108,11 +111,26 @@ def test_every_illegal_pair_raises_naming_both_states() -> None:
         ("machine", "completed"),
         ("human", "voicemail"),
         ("busy", "failed"),
+        ("answered", "bridged"),  # only a human (AMD said so) is connected to an agent
+        ("answered", "abandoned"),
+        ("machine", "abandoned"),  # a machine is never an abandoned call
+        ("in_ivr", "bridged"),
+        ("bridged", "abandoned"),  # once an agent took the call it cannot be abandoned
+        ("abandoned", "completed"),
     ],
 )
 def test_specific_illegal_transitions(current: str, target: str) -> None:
     with pytest.raises(IllegalTransition, match=f"{current} -> {target}"):
         check("x", current, target)
+
+
+def test_agent_paths_end_as_the_abandon_rate_counts_them() -> None:
+    # the abandon rate's two terms: abandoned calls and live human answers (bridged or not)
+    assert TRANSITIONS["bridged"] == {"completed", "failed"}
+    assert result("abandoned") == "abandoned"
+    assert "abandoned" in FINAL and "bridged" not in FINAL
+    assert {s for s, nxt in TRANSITIONS.items() if "abandoned" in nxt} == {"human"}
+    assert {s for s, nxt in TRANSITIONS.items() if "bridged" in nxt} == {"human"}
 
 
 def test_unknown_states_are_illegal() -> None:
@@ -130,6 +148,7 @@ def test_illegal_transition_is_a_value_error() -> None:
     ("state", "expected"),
     [
         ("completed", "answered"),
+        ("abandoned", "abandoned"),
         ("voicemail", "voicemail"),
         ("busy", "busy"),
         ("no_answer", "no_answer"),
