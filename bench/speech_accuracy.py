@@ -43,7 +43,7 @@ SPEECH = Path(__file__).parents[1] / "tests" / "fixtures" / "speech"
 CORPUS = SPEECH / "corpus_en.tsv"
 INDEPENDENT = SPEECH / "heldout2_en.tsv"  # an author who never saw the lexicon; misses studied in round 6
 HELDOUT5 = SPEECH / "heldout5_en.tsv"  # a fifth author; its misses were studied in the sixth tuning round
-HELDOUT6 = SPEECH / "heldout6_en.tsv"  # written by the author of the seventh round, before it: not independent
+HELDOUT6 = SPEECH / "heldout6_en.tsv"  # by the seventh round's author, before it: not independent
 FRESH = SPEECH / "heldout7_en.tsv"  # seventh author, never saw the lexicon or earlier sets; never tuned on
 
 
