@@ -215,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="leave Asterisk and PostgreSQL running")
 
     from dunline.controller.cli_asr import add_asr_commands
+    from dunline.controller.cli_campaign import add_campaign_commands
     from dunline.controller.cli_compliance import add_compliance_commands
+    from dunline.controller.cli_simulate import add_simulate_commands
     from dunline.controller.cli_speech import add_intent_command
     from dunline.controller.cli_strategy import add_strategy_commands
 
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_asr_commands(sub)
     add_compliance_commands(sub)
     add_strategy_commands(sub)
+    add_campaign_commands(sub)
+    add_simulate_commands(sub)
     return p
 
 
