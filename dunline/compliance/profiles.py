@@ -211,6 +211,9 @@ class Profile(_Strict):
     applies: list[Where]
     jurisdiction: bool = True  # false for the baseline every account gets
     recording_notice: bool = False
+    # what an answering machine gets: a limited-content message (US Reg F 1006.2(j): the debtor's name,
+    # a neutral business name, a callback number, no word about a debt) or a hang-up; None: no opinion
+    voicemail: Literal["limited_content", "hang_up"] | None = None
     retention_days: int | None = Field(default=None, ge=1)
     rules: list[Rule] = []
 
@@ -277,3 +280,12 @@ def default_profiles() -> tuple[Profile, ...]:
         (f"profiles/{f.name}", f.read_text("utf-8")) for f in folder.iterdir() if f.name.endswith(".yaml")
     )
     return parse_profiles(texts)
+
+
+def voicemail_policy(governing: Iterable[str], profiles: Iterable[Profile] | None = None) -> str:
+    """What an answering machine gets on a call the governing profiles (ids, as in a Verdict) cover:
+    `limited_content` only when some profile allows it and none says `hang_up` (the strictest wins);
+    a hang-up when no profile has an opinion."""
+    by_id = {p.id: p for p in (default_profiles() if profiles is None else profiles)}
+    said = {by_id[g].voicemail for g in governing if g in by_id}
+    return "limited_content" if "limited_content" in said and "hang_up" not in said else "hang_up"

@@ -148,6 +148,10 @@ class DialerSettings(_Frozen):
 
 class IvrSettings(_Frozen):
     company_name: str = "Dunline Recovery Services"
+    voicemail_name: str = Field(
+        default="Dunline Services",
+        description="the business name a voicemail message gives: it must not say it collects debts",
+    )
     callback_number: str = "+14155550100"
     digit_timeout_s: float = Field(default=6.0, gt=0, le=60)
     max_retries: int = Field(default=2, ge=0, le=5)

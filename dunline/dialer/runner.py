@@ -29,6 +29,7 @@ import asyncpg
 
 from dunline.ari_handlers.session import CallContext
 from dunline.compliance.model import Kind
+from dunline.compliance.profiles import voicemail_policy
 from dunline.config.schema import Settings
 from dunline.dialer import clearance, lifecycle
 from dunline.dialer.ami import Ami, AmiError, OriginateResult
@@ -38,6 +39,8 @@ from dunline.store import attempts as store
 log = logging.getLogger("dunline.dialer")
 
 HANGUP_WAIT_S = 5.0
+VM_PROMPT = "limited_content"  # the prompt an answering machine may get (prompts.<lang>.yaml)
+NO_VOICEMAIL = "none"
 MAX_CALL_S = 900.0
 IVR_FLUSH_S = 5.0
 
@@ -130,6 +133,8 @@ class Dialer:
             self._push(uid, "ringing")
         elif event == "UserEvent" and msg.get("UserEvent") == "DunlineAmd":
             self._push(uid, "amd", status=msg.get("Status", ""), cause=msg.get("Cause", ""))
+        elif event == "UserEvent" and msg.get("UserEvent") == "DunlineVoicemail":
+            self._push(uid, "vm_left")
         elif event == "Hangup":
             self._push(uid, "hangup", cause=_cause(msg.get("Cause")), text=msg.get("Cause-txt", ""))
 
@@ -211,7 +216,7 @@ class Dialer:
             template=template,
         )
         try:
-            state = await self._follow(attempt, target)
+            state = await self._follow(attempt, target, _voicemail(cleared.verdict.profiles, target))
         finally:
             self._queues.pop(aid, None)
             self._contexts.pop(aid, None)
@@ -241,7 +246,7 @@ class Dialer:
         log.info("attempt %s: %s -> %s", attempt, state, target)
         return target
 
-    async def _follow(self, attempt: uuid.UUID, target: DialTarget) -> str:
+    async def _follow(self, attempt: uuid.UUID, target: DialTarget, voicemail: str = NO_VOICEMAIL) -> str:
         aid = str(attempt)
         queue = self._queues[aid]
         trunk = self.settings.trunk
@@ -257,7 +262,7 @@ class Dialer:
                 channel_id=aid,
                 caller_id=f"<{trunk.caller_id}>",
                 timeout_ms=ring_ms,
-                variables={"DUNLINE_ATTEMPT": aid},
+                variables={"DUNLINE_ATTEMPT": aid, "DUNLINE_VM": voicemail},
                 account=target.account_ref,
             )
         except AmiError as exc:  # lost connection or timeout: never re-sent; reconcile below
@@ -343,6 +348,10 @@ class Dialer:
             elif fact.kind == "bridged" and call.state == "human":
                 agent = fact.data.get("agent")
                 call.state = await self._move(attempt, call.state, "bridged", {"agent": agent})
+            elif fact.kind == "vm_left":  # the dialplan played the limited-content message
+                await store.attempt_event(
+                    self.pool, attempt, "voicemail", "voicemail.left", {"template": VM_PROMPT}
+                )
             elif fact.kind in ("ivr_done", "agent_done"):
                 call.done = fact
             elif fact.kind == "hangup":
@@ -383,6 +392,15 @@ class _Progress:
     done: Fact | None = None
     agent_mode: bool = False
     with_agents: bool = False
+
+
+def _voicemail(governing: tuple[str, ...], target: DialTarget) -> str:
+    """The sound an answering machine gets on this call (the dialplan's DUNLINE_VM): the account's
+    limited-content message where every governing profile allows one, else `none` (hang up)."""
+    uri = target.media.get(VM_PROMPT, "")
+    if not uri.startswith("sound:") or voicemail_policy(governing) != "limited_content":
+        return NO_VOICEMAIL
+    return uri.removeprefix("sound:")
 
 
 def _drain(queue: asyncio.Queue[Fact]) -> list[Fact]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 ACCOUNT_FIELDS = frozenset({"name", "amount", "days", "ref_last4"})
 CALL_FIELDS = frozenset({"promise_amount", "promise_date"})
-GLOBAL_FIELDS = frozenset({"company", "callback"})
+GLOBAL_FIELDS = frozenset({"company", "callback", "voicemail_name"})
 
 
 class PromptError(ValueError):
@@ -146,7 +146,11 @@ def fill(prompt: Prompt, values: Mapping[str, str]) -> str:
 
 
 def global_values(settings: Settings) -> dict[str, str]:
-    return {"company": settings.ivr.company_name, "callback": spoken_digits(settings.ivr.callback_number)}
+    return {
+        "company": settings.ivr.company_name,
+        "voicemail_name": settings.ivr.voicemail_name,
+        "callback": spoken_digits(settings.ivr.callback_number),
+    }
 
 
 def render_static_prompts(settings: Settings, pbx: Instance, renderer: Renderer) -> None:

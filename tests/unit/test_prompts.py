@@ -182,6 +182,7 @@ def test_prompts_before_verification_do_not_name_the_debt() -> None:
 def test_every_shipped_prompt_fills_with_sample_values() -> None:
     values = {
         "company": "Acme",
+        "voicemail_name": "Acme Services",
         "callback": spoken_digits("+14155550100"),
         "name": "Ann Lee",
         "amount": spoken_amount(Decimal("812.40")),
@@ -247,3 +248,14 @@ def test_mandarin_amounts_dates_and_read_back() -> None:
         "zh_menu",
         "menu",
     )
+
+
+def test_the_limited_content_voicemail_says_nothing_about_a_debt() -> None:
+    """Reg F 1006.2(j): the debtor's name, a neutral business name, a callback number, an opt-out."""
+    for lang in ("en", "zh"):
+        prompt = load_catalog(lang)["limited_content"]
+        assert prompt.per_account
+        text = fill(prompt, {"name": "Dana", "voicemail_name": "Acme Services", "callback": "1 2 3"})
+        assert "Dana" in text and "Acme Services" in text and "1 2 3" in text
+        for word in ("debt", "collect", "balance", "owe", "overdue", "欠", "债", "催收", "余额"):
+            assert word not in text.lower()
