@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,9 @@ import pytest
 
 from dunline.controller.app import Controller, open_database
 from dunline.controller.campaigns import runner_for
+from dunline.dialer.campaign import CampaignRunner
 from dunline.dialer.campaign_spec import parse_spec
+from dunline.dialer.runner import AttemptSummary, DialTarget
 from dunline.portfolio.json_form import parse_accounts_json
 from dunline.store import campaigns as store
 from dunline.store.accounts import import_portfolio
@@ -222,3 +225,73 @@ def test_campaign_command_line(stack: Stack, tmp_path: Path) -> None:
     status = json.loads(stack.cli("campaign", "status", str(cid), "--json").stdout)
     assert status["status"] == "paused" and status["mode"] == "ivr" and status["abandon_rate_30d"] is None
     assert stack.cli("campaign", "status", "999999").returncode == 2
+
+
+class FakeDialer:
+    """Stands in for the PBX: answers each call with the next scripted result (the runner's own logic
+    and the database are real)."""
+
+    def __init__(self, results: list[AttemptSummary]) -> None:
+        self.results = results
+        self.calls: list[tuple[str, Any, str | None]] = []
+
+    async def call(
+        self, target: DialTarget, campaign_id: int | None, *, kind: Any = None, template: str | None = None
+    ) -> AttemptSummary:
+        self.calls.append((target.account_ref, kind, template))
+        return self.results.pop(0)
+
+
+async def test_preview_mode_and_gate_blocks_with_the_real_database(stack: Stack) -> None:
+    now = stack.clock()
+    pool, _ = await open_database(stack.settings)
+    try:
+        numbers = ["+14155561300", "+14155561301", "+14155561302"]
+        ids = await seed(pool, "CMP", numbers, tier="t_prev", due=now, channel="agent_call")
+        spec = parse_spec({"name": "preview", "mode": "preview", "tiers": ["t_prev"]})
+        async with pool.acquire() as conn:
+            cid = await store.create(conn, spec.model_dump(mode="json"))
+            await store.add_due(
+                conn, cid, tiers=["t_prev"], stages=spec.stages, channel="agent_call", now=now
+            )
+        later = now + timedelta(hours=5)
+        fake = FakeDialer(
+            [
+                AttemptSummary(str(uuid.uuid4()), "CMP-0", "+14155561300", "busy", "busy", None, 17, None),
+                AttemptSummary(None, "CMP-1", "+14155561301", "blocked", "blocked", None, None, None,
+                               ("window",), later),
+            ]
+        )  # fmt: skip
+
+        async def target_for(account_id: int, template: str | None) -> DialTarget:
+            return DialTarget(account_id, f"acc-{account_id}", 1, "+14155561300", {}, mode="agent")
+
+        runner = CampaignRunner(pool, fake, cid, spec, target_for, clock=lambda: now)
+        assert await runner.how_many() == 0  # preview dials only when an agent starts a call
+        first = await runner.preview_next()
+        assert first is not None and first.account_id == ids[0]
+        await runner.preview_skip(first)  # the agent passes: back in the queue, not a try
+        again = await runner.preview_next()
+        assert again is not None and again.account_id == ids[0]
+        await runner.preview_call(again)
+        blocked = await runner.preview_next()
+        assert blocked is not None and blocked.account_id == ids[1]
+        await runner.preview_call(blocked)
+        assert [c[1] for c in fake.calls] == ["agent", "agent"]
+        assert all(c[2] == "negotiation_call" for c in fake.calls)
+        rows = {
+            r["account_id"]: r
+            for r in await pool.fetch(
+                "SELECT account_id, state, tries, next_try_at, last_result FROM campaign_members"
+                " WHERE campaign_id = $1",
+                cid,
+            )
+        }
+        busy, gate = rows[ids[0]], rows[ids[1]]
+        assert (busy["state"], busy["tries"], busy["last_result"]) == ("queued", 1, "busy")
+        assert busy["next_try_at"] == now + timedelta(seconds=spec.retries["busy"].delay_s)
+        # the gate said not before `later`: queued for then, and a blocked call is not a try
+        assert (gate["state"], gate["tries"], gate["next_try_at"]) == ("queued", 0, later)
+        assert rows[ids[2]]["state"] == "queued" and rows[ids[2]]["tries"] == 0
+    finally:
+        await pool.close()
