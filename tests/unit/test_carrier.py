@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dunline.controller.carrier import (
     KINDS,
@@ -44,7 +45,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_table_parses() -> None:
     table = load_table(TABLE)
-    assert len(table) == 19
+    assert len(table) == 48
     assert table["+14155550101"] == Scenario("human_dtmf", "hello", ("1", "1"), (), 30.0, ("hello",))
     assert table["+14155550104"].kind == "busy"
     assert table["+14155550105"].kind == "no_answer"
@@ -79,10 +80,52 @@ def test_shipped_table_covers_every_menu_answer() -> None:
 def test_shipped_table_renders() -> None:
     text = render_dialplan(load_table(TABLE), SOUNDS)
     blocks = text.split("\n\n")
-    assert len(blocks) == 19
+    assert len(blocks) == 48
     assert all(b.splitlines()[-1] == " same => n,Hangup()" for b in blocks)
     assert "exten => +14155550104,1,NoOp(scenario busy)" in text
     assert "exten => _+1415556XXXX,1,NoOp(scenario human_hangup)" in text
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two dialplan patterns (digits and X only) match a common number."""
+    a, b = a.removeprefix("_"), b.removeprefix("_")
+    return len(a) == len(b) and all(x == y or "X" in (x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_shipped_entries_never_overlap() -> None:
+    table = load_table(TABLE)
+    patterns = [k for k in table if k.startswith("_")]
+    numbers = [k for k in table if not k.startswith("_")]
+    for i, a in enumerate(patterns):
+        assert not any(_overlap(a, b) for b in patterns[i + 1 :]), a
+        assert not any(_overlap(a, n) for n in numbers), a
+
+
+def test_shipped_table_has_the_amd_benchmark_greetings() -> None:
+    """bench/amd.py: human greetings on _+14155591NNX, machines on _+14155592NNX, every greeting
+    rendered from audio.yaml; humans stay on the line long enough for AMD() to decide."""
+    table = load_table(TABLE)
+    audio = yaml.safe_load((TABLE.parent / "audio.yaml").read_text("utf-8"))
+    humans = {k: s for k, s in table.items() if re.fullmatch(r"_\+14155591\d\dX", k)}
+    machines = {k: s for k, s in table.items() if re.fullmatch(r"_\+14155592\d\dX", k)}
+    assert len(humans) >= 12 and len(machines) >= 12
+    for s in humans.values():
+        assert s.kind == "human_hangup" and s.hold_s >= 5.0  # AMD's total_analysis_time is 5 s
+    for s in machines.values():
+        assert s.kind == "voicemail"
+    greetings = [s.greeting for s in (*humans.values(), *machines.values())]
+    assert len(set(greetings)) == len(greetings)
+    for g in greetings:
+        assert g in audio and audio[g]["lang"] == "en" and audio[g]["text"].strip()
+    text = render_dialplan(table, SOUNDS)
+    for k, s in (*humans.items(), *machines.items()):
+        assert f"exten => {k},1,NoOp(scenario {s.kind})" in text
+        assert f" same => n,Playback({SOUNDS}/{s.greeting})" in text
+
+
+def test_shipped_table_has_long_hold_load_debtors() -> None:
+    """bench/originate.py --modes long: many calls up at once."""
+    assert load_table(TABLE)["_+1415554XXXX"] == Scenario("human_hangup", "hello", (), (), 20.0, ("hello",))
 
 
 # ---- dialplan per kind -----------------------------------------------------------------------------------
