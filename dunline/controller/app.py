@@ -85,6 +85,19 @@ async def open_database(settings: Settings) -> tuple[asyncpg.Pool, str]:
     return pool, where
 
 
+POOL_CLOSE_S = 10.0
+
+
+async def close_pool(pool: asyncpg.Pool, within: float = POOL_CLOSE_S) -> None:
+    """Close the pool; connections still out after `within` seconds (a task that outlived the
+    controller) are terminated rather than waited for forever."""
+    try:
+        await asyncio.wait_for(pool.close(), within)
+    except TimeoutError:
+        log.warning("database pool: connections still in use after %.0f s; terminating them", within)
+        pool.terminate()
+
+
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     """`async with database(settings) as pool:` a migrated pool, closed on exit (one-shot commands)."""
@@ -137,7 +150,7 @@ class Controller:
                 binary = await asyncio.to_thread(asterisk.provision, s)
                 pbx = asterisk.instances(s, binary)[0]
             pool, _where = await open_database(s)
-            self.stack.push_async_callback(pool.close)
+            self.stack.push_async_callback(close_pool, pool)
             ami = Ami(wiring.ami_settings(s))
             await ami.connect()
             self.stack.push_async_callback(ami.close)

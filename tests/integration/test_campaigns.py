@@ -161,22 +161,36 @@ async def test_agentless_campaign_dials_each_once_retries_later_and_survives_a_r
             await store.move(conn, cid, "start")
         runner = runner_for(rt, cid, spec, tick_s=0.2)
         task = asyncio.create_task(runner.run(until_idle=True))
-        # pause as soon as the first calls are placed: nothing new is dialled while paused
-        for _ in range(200):
-            placed = await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE campaign_id = $1", cid)
-            if placed:
-                break
-            await asyncio.sleep(0.05)
-        async with rt.pool.acquire() as conn:
-            await store.move(conn, cid, "pause")
-        await asyncio.sleep(0.5)  # one tick: the runner sees the pause
-        frozen = await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE campaign_id = $1", cid)
-        assert 1 <= frozen <= 4  # max_concurrent
-        await asyncio.sleep(3.0)
-        assert await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE campaign_id = $1", cid) == frozen
-        async with rt.pool.acquire() as conn:
-            await store.move(conn, cid, "resume")
-        summary = await asyncio.wait_for(task, 240)
+        try:
+            # pause as soon as the first calls are claimed: the calls already claimed finish, and
+            # nothing new is dialled while paused
+            for _ in range(400):
+                counts = await store.pending(rt.pool, cid, rt.dialer.clock())
+                if counts["claimed"]:
+                    break
+                await asyncio.sleep(0.05)
+            async with rt.pool.acquire() as conn:
+                await store.move(conn, cid, "pause")
+            for _ in range(1200):  # the claimed calls end (prompts may be rendered first: slow once)
+                counts = await store.pending(rt.pool, cid, rt.dialer.clock())
+                if not counts["claimed"]:
+                    break
+                await asyncio.sleep(0.1)
+            frozen = await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE campaign_id = $1", cid)
+            assert 1 <= frozen <= 4  # max_concurrent
+            await asyncio.sleep(2.0)
+            assert (
+                await rt.pool.fetchval("SELECT count(*) FROM attempts WHERE campaign_id = $1", cid) == frozen
+            )
+            assert (await store.pending(rt.pool, cid, rt.dialer.clock()))["due"] > 0
+            async with rt.pool.acquire() as conn:
+                await store.move(conn, cid, "resume")
+            summary = await asyncio.wait_for(task, 240)
+        finally:
+            if not task.done():  # a failed assertion must not leave the runner holding connections
+                async with rt.pool.acquire() as conn:
+                    await store.move(conn, cid, "stop")
+                await asyncio.wait_for(task, 60)
         assert summary.leader and summary.placed == len(NUMBERS) and summary.status == "finished"
 
         rows = await rt.pool.fetch(
