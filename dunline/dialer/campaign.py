@@ -41,7 +41,8 @@ log = logging.getLogger("dunline.campaign")
 
 REFRESH_S = 30.0  # the leader adds newly due accounts this often
 STALE_CLAIM = timedelta(minutes=20)  # a claim older than the longest call: its controller is gone
-NONFINAL = ("created", "dialing", "ringing", "answered", "human", "machine", "in_ivr", "bridged")
+RINGING = ("created", "dialing", "ringing")  # placed, not answered yet
+NONFINAL = (*RINGING, "answered", "human", "machine", "in_ivr", "bridged")
 
 
 class Dials(Protocol):
@@ -174,7 +175,7 @@ class CampaignRunner:
                 self.cid,
                 list(NONFINAL),
             )
-        ringing = [(now - r["created_at"]).total_seconds() for r in rows if r["state"] in NONFINAL[:3]]
+        ringing = [(now - r["created_at"]).total_seconds() for r in rows if r["state"] in RINGING]
         waiting = sum(1 for r in rows if r["state"] in ("answered", "human"))
         # calls this runner claimed whose attempt row is not written yet (prompts, the gate): about
         # to ring; without them the next tick would dial for the same free agents again
