@@ -14,8 +14,8 @@ per call). States live in the pure `dialer.agents.AgentBoard` (reached through t
 protocol, so this package does not import the dialer); this module does the ARI side and feeds the
 board. Events reach it through the router: `agent_entered` for an agent leg's StasisStart, `handle`
 for every later event of a channel it `owns` (agent legs and the debtors it connects).
-Every ARI request runs under `ari_timeout_s`; wrap-up timers are tasks owned here, cancelled by
-`logout` and `close`.
+Every ARI request runs under `ari_timeout_s`; wrap-up timers (`wrapup.WrapTimers`) are cancelled
+by `logout` and `close`.
 
 Errors::
 
@@ -32,11 +32,12 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from dunline.ari_handlers.client import AriBadRequest, AriClient, AriConflict, AriError
+from dunline.ari_handlers.wrapup import WrapTimers
 
 log = logging.getLogger("dunline.agents")
 
@@ -107,12 +108,6 @@ class _Call:
     gone: bool = False  # the debtor's channel left while joining
 
 
-@dataclass
-class _Tasks:
-    wraps: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # by agent id
-    other: set[asyncio.Task[None]] = field(default_factory=set)
-
-
 class AgentPool(Generic[B]):
     def __init__(
         self,
@@ -140,7 +135,8 @@ class AgentPool(Generic[B]):
         self._leg_channels: dict[str, str] = {}  # agent leg channel id -> agent id
         self._calls: dict[str, _Call] = {}  # debtor channel id -> its agent
         self._waiters: list[asyncio.Future[None]] = []  # woken on every change of the board
-        self._tasks = _Tasks()
+        self._wraps = WrapTimers(self._wrap_done)
+        self._tasks: set[asyncio.Task[None]] = set()  # teardowns running in the background
         self._closed = False
 
     # ---- reading ------------------------------------------------------------------------------------
@@ -333,21 +329,9 @@ class AgentPool(Generic[B]):
             self.board.call_ended(agent_id, self.clock())
             log.info("agent %s: call %s ended, wrap-up %.1f s", agent_id, channel_id, self.wrap_s)
             self._changed()
-            self._start_wrap(agent_id)
+            self._wraps.start(agent_id, self.wrap_s)
 
-    def _start_wrap(self, agent_id: str) -> None:
-        old = self._tasks.wraps.pop(agent_id, None)
-        if old is not None:
-            old.cancel()
-        task = asyncio.get_running_loop().create_task(self._wrap(agent_id), name=f"agent-wrap-{agent_id}")
-        self._tasks.wraps[agent_id] = task
-
-    async def _wrap(self, agent_id: str) -> None:
-        try:
-            await asyncio.sleep(self.wrap_s)
-        finally:
-            if self._tasks.wraps.get(agent_id) is asyncio.current_task():
-                del self._tasks.wraps[agent_id]
+    def _wrap_done(self, agent_id: str) -> None:
         if self.board.state(agent_id) == "wrap_up":
             self.board.wrap_done(agent_id, self.clock())
             self._changed()
@@ -359,9 +343,7 @@ class AgentPool(Generic[B]):
         if self._legs.get(leg.agent_id) is leg:
             del self._legs[leg.agent_id]
         self._leg_channels.pop(leg.channel_id, None)
-        wrap = self._tasks.wraps.pop(leg.agent_id, None)
-        if wrap is not None:
-            wrap.cancel()
+        self._wraps.cancel(leg.agent_id)
         if self.board.state(leg.agent_id) != "offline":
             self.board.logout(leg.agent_id, self.clock())
             log.info("agent %s: offline", leg.agent_id)
@@ -388,13 +370,11 @@ class AgentPool(Generic[B]):
     async def close(self) -> None:
         """Hang up every agent leg, destroy the bridges, stop the timers."""
         self._closed = True
-        wraps = list(self._tasks.wraps.values())
-        for task in wraps:
-            task.cancel()
+        wraps = self._wraps.cancel_all()
         for leg in list(self._legs.values()):
             await self._drop(leg, hangup_agent=True)
         # teardowns already running (each request has its timeout) finish; timers are cancelled
-        tasks = [*wraps, *self._tasks.other]
+        tasks = [*wraps, *self._tasks]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._changed()
@@ -434,8 +414,8 @@ class AgentPool(Generic[B]):
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.other.add(task)
-        task.add_done_callback(self._tasks.other.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _changed(self) -> None:
         waiters, self._waiters = self._waiters, []

@@ -22,8 +22,12 @@ from typing import Any
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
+def _json(doc: Any) -> str:
+    return json.dumps(doc, default=str, ensure_ascii=False)
+
+
 def _out(args: argparse.Namespace, doc: Any, text: str) -> None:
-    print(json.dumps(doc, default=str, ensure_ascii=False) if args.json else text)
+    print(_json(doc) if args.json else text)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -109,27 +113,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _purge(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
-    from dunline.controller.app import database
+def cmd_purge(args: argparse.Namespace) -> int:
+    from dunline.controller.cli_common import database_command
     from dunline.controller.retention import purge
 
-    async with database(_settings(args)) as pool:
+    async def work(pool: Any, now: datetime) -> dict[str, Any]:
         return await purge(pool, now, dry_run=args.dry_run)
 
+    def lines(doc: dict[str, Any]) -> list[str]:
+        verb = "would purge" if args.dry_run else "purged"
+        return [f"{verb} {len(doc['purged'])} account(s); kept {doc['kept']}"]
 
-def cmd_purge(args: argparse.Namespace) -> int:
-    from dunline.controller.cli_common import parse_now
-
-    try:
-        now = parse_now(args.now)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    doc = asyncio.run(_purge(args, now))
-    verb = "would purge" if args.dry_run else "purged"
-    text = f"{verb} {len(doc['purged'])} account(s); kept {doc['kept']}"
-    _out(args, doc, text)
-    return EXIT_OK
+    return database_command(args, work, lines, dumps=_json)
 
 
 async def _flag(args: argparse.Namespace) -> list[str] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,32 +90,23 @@ def _stored(args: argparse.Namespace, now: datetime) -> Any:
 
 
 def cmd_plans(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from dunline.controller.app import database
-    from dunline.controller.cli_common import parse_now, settings_from
+    from dunline.controller.cli_common import database_command
     from dunline.controller.planning import plan_stored
 
-    try:
-        now = parse_now(args.now)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    async def work(pool: Any, now: datetime) -> dict[str, Any]:
+        return (await plan_stored(pool, now, save=not args.dry_run)).as_json()
 
-    async def run() -> dict[str, Any]:
-        async with database(settings_from(args)) as pool:
-            return (await plan_stored(pool, now, save=not args.dry_run)).as_json()
-
-    doc = asyncio.run(run())
-    if args.json:
-        print(json.dumps(doc))
-    else:
+    def lines(doc: dict[str, Any]) -> list[str]:
         verb = "planned (not stored)" if args.dry_run else "planned and stored"
-        print(f"{doc['planned']} of {doc['accounts']} accounts {verb} in {doc['seconds']} s")
-        print(f"  tiers: {doc['by_tier']}  stages: {doc['by_stage']}  due now: {doc['due_now']}")
-        for bad in doc["invalid"]:
-            print(f"  not planned: {bad['account']}: {bad['error']}")
-    return EXIT_OK if not doc["invalid"] else EXIT_INPUT
+        return [
+            f"{doc['planned']} of {doc['accounts']} accounts {verb} in {doc['seconds']} s",
+            f"  tiers: {doc['by_tier']}  stages: {doc['by_stage']}  due now: {doc['due_now']}",
+            *[f"  not planned: {bad['account']}: {bad['error']}" for bad in doc["invalid"]],
+        ]
+
+    return database_command(
+        args, work, lines, status=lambda doc: EXIT_OK if not doc["invalid"] else EXIT_INPUT
+    )
 
 
 def _facts(rows: list[dict[str, Any]]) -> list[Any]:
@@ -149,39 +141,27 @@ def _facts(rows: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
-async def _report(args: argparse.Namespace, now: datetime) -> list[dict[str, Any]]:
-    from dunline.controller.app import database
-    from dunline.controller.cli_common import settings_from
+async def _report(pool: Any, now: datetime) -> list[dict[str, Any]]:
     from dunline.store.payments import report_facts
     from dunline.strategies.report import compare
 
-    async with database(settings_from(args)) as pool:
-        return compare(_facts(await report_facts(pool)), now)
+    return compare(_facts(await report_facts(pool)), now)
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from dunline.controller.cli_common import parse_now
-
-    try:
-        now = parse_now(args.now)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    doc = asyncio.run(_report(args, now))
-    if args.json:
-        print(json.dumps(doc))
-        return EXIT_OK
-
+def _report_lines(doc: list[dict[str, Any]]) -> Iterator[str]:
     def rate(v: list[Any] | tuple[Any, ...]) -> str:
         return "-" if v[0] is None else f"{v[0]:.1%} [{v[1]:.1%}, {v[2]:.1%}]"
 
     for d in doc:
-        print(f"{d['variant']}: {d['accounts']} accounts, {d['attempts']} attempts")
-        print(f"  contact rate {rate(d['contact_rate'])}, promise rate {rate(d['promise_rate'])}")
-        print(f"  kept rate {rate(d['kept_rate'])}, collected {d['collected']}")
-    return EXIT_OK
+        yield f"{d['variant']}: {d['accounts']} accounts, {d['attempts']} attempts"
+        yield f"  contact rate {rate(d['contact_rate'])}, promise rate {rate(d['promise_rate'])}"
+        yield f"  kept rate {rate(d['kept_rate'])}, collected {d['collected']}"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dunline.controller.cli_common import database_command
+
+    return database_command(args, _report, _report_lines)
 
 
 def add_strategy_commands(sub: Any) -> None:

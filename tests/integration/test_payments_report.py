@@ -13,8 +13,11 @@ import pytest
 
 from dunline.controller.app import open_database
 from dunline.portfolio.report import import_file
-from dunline.store import attempts as store
-from dunline.store.accounts import load_account
+
+try:
+    from helpers_attempts import promised_call
+except ImportError:  # tests/ collected as a package
+    from tests.integration.helpers_attempts import promised_call
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -32,23 +35,9 @@ async def test_payments_import_all_or_nothing_and_the_report_adds_up(stack: Stac
     pool, _ = await open_database(stack.settings)
     try:
         await import_file(pool, csv, upsert=True)
-        acc = await load_account(pool, "ACC-P1")
-        assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         at = datetime.now(UTC) - timedelta(days=10)
-        aid = await store.create_attempt(
-            pool,
-            campaign_id=None,
-            account_id=acc.account_id,
-            phone_id=acc.phone_id,
-            number=acc.phone_e164,
-            at=at,
-        )
-        for state in ("dialing", "answered", "human", "in_ivr", "completed"):
-            await store.transition(pool, aid, state, at)
         due = (at + timedelta(days=3)).date().isoformat()
-        await store.record_outcome(
-            pool, aid, "promise_to_pay", {"slots": {"date": due, "amount": "100.00"}}, None
-        )
+        await promised_call(pool, "ACC-P1", at, due, "100.00")
     finally:
         await pool.close()
 

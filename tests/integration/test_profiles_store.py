@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dunline.controller.app import open_database
-from dunline.store import attempts as store
-from dunline.store.accounts import load_account
+
+try:
+    from helpers_attempts import promised_call
+except ImportError:  # tests/ collected as a package
+    from tests.integration.helpers_attempts import promised_call
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -163,24 +166,9 @@ async def test_stored_history_and_promise_drive_the_plan_and_plans_are_stored(
     now = datetime.fromisoformat(NOW)
     pool, _ = await open_database(stack.settings)
     try:
-        acc = await load_account(pool, "PF-H1")
-        assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         at = now.astimezone(UTC) - timedelta(days=2)
-        aid = await store.create_attempt(
-            pool,
-            campaign_id=None,
-            account_id=acc.account_id,
-            phone_id=acc.phone_id,
-            number=acc.phone_e164,
-            at=at,
-            template="reminder_call",
-        )
-        for state in ("dialing", "answered", "human", "in_ivr", "completed"):
-            await store.transition(pool, aid, state, at)
         due = (now + timedelta(days=5)).date().isoformat()
-        await store.record_outcome(
-            pool, aid, "promise_to_pay", {"slots": {"date": due, "amount": "300.00"}}, None
-        )
+        acc = await promised_call(pool, "PF-H1", at, due, "300.00", template="reminder_call")
     finally:
         await pool.close()
     plan = plan_json(stack, "--account", "PF-H1")

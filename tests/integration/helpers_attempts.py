@@ -1,0 +1,36 @@
+"""Stored attempts set up by hand for the integration tests that read them back (plans, reports)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from dunline.store import attempts as store
+from dunline.store.accounts import AccountView, load_account
+
+if TYPE_CHECKING:
+    import asyncpg
+
+ANSWERED = ("dialing", "answered", "human", "in_ivr", "completed")
+
+
+async def promised_call(
+    pool: asyncpg.Pool, account_ref: str, at: datetime, due: str, amount: str, *, template: str | None = None
+) -> AccountView:
+    """One completed call to the account's primary phone at `at` (every transition stamped `at`) that
+    ended with a promise to pay `amount` on `due` (ISO date). Returns the stored account."""
+    acc = await load_account(pool, account_ref)
+    assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
+    aid = await store.create_attempt(
+        pool,
+        campaign_id=None,
+        account_id=acc.account_id,
+        phone_id=acc.phone_id,
+        number=acc.phone_e164,
+        at=at,
+        template=template,
+    )
+    for state in ANSWERED:
+        await store.transition(pool, aid, state, at)
+    await store.record_outcome(pool, aid, "promise_to_pay", {"slots": {"date": due, "amount": amount}}, None)
+    return acc
