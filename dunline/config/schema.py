@@ -150,7 +150,10 @@ class IvrSettings(_Frozen):
     company_name: str = "Dunline Recovery Services"
     voicemail_name: str = Field(
         default="Dunline Services",
-        description="the business name a voicemail message gives: it must not say it collects debts",
+        description=(
+            "the business name said before right-party verification (recording notice, abandoned-call"
+            " message) and in voicemail messages: it must not say it collects debts"
+        ),
     )
     callback_number: str = "+14155550100"
     digit_timeout_s: float = Field(default=6.0, gt=0, le=60)

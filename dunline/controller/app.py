@@ -66,7 +66,10 @@ def load_flow(name: str = "collect_dtmf") -> Flow:
     text = read_default(f"flows/{name}.yaml")
     # the profiles that need a recording notice (UK, China) make it the first words of every call
     notice = "recording_notice" if any(p.recording_notice for p in default_profiles()) else None
-    return parse_flow(yaml.safe_load(text), prompts.load_catalog("en").keys(), notice=notice)
+    catalog = prompts.load_catalog("en")
+    return parse_flow(
+        yaml.safe_load(text), catalog.keys(), notice=notice, disclosing=prompts.disclosing(catalog)
+    )
 
 
 async def open_database(settings: Settings) -> tuple[asyncpg.Pool, str]:

@@ -148,19 +148,26 @@ def _node(node_id: str, raw: Any) -> Node:
     )
 
 
-def check_right_party_first(flow: Flow) -> None:
+def check_right_party_first(flow: Flow, disclosing: frozenset[str] = frozenset()) -> None:
     """Walk every (node, verified) state from the start; a debt-disclosing node reached unverified
-    is an error naming the node and the path that reaches it."""
+    is an error naming the node and the path that reaches it. A node discloses when it says so
+    (`discloses_debt: true`) or plays one of the `disclosing` prompts (prompts.disclosing: those that
+    say the debt or the company's name)."""
     start = (flow.start, False)
     seen = {start}
     queue: deque[tuple[str, bool, tuple[str, ...]]] = deque([(flow.start, False, (flow.start,))])
     while queue:
         node_id, verified, path = queue.popleft()
         node = flow.node(node_id)
-        if node.discloses_debt and not verified:
+        said = [p for p in (*node.prompts, *node.reprompt, *node.dtmf_fallback) if p in disclosing]
+        if (node.discloses_debt or said) and not verified:
+            what = (
+                f"plays {said[0]!r}, which names the debt or the company,"
+                if said
+                else "discloses debt details"
+            )
             raise FlowError(
-                f"node {node_id!r} discloses debt details before right-party verification "
-                f"(path: {' -> '.join(path)})"
+                f"node {node_id!r} {what} before right-party verification (path: {' -> '.join(path)})"
             )
         for edge in (*node.edges(), *((flow.global_intents or {}).values() if node.ask else ())):
             state = (edge.next, verified or edge.verify)
@@ -180,7 +187,13 @@ def check_notice_first(flow: Flow, notice: str) -> None:
         )
 
 
-def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str], *, notice: str | None = None) -> Flow:
+def parse_flow(
+    raw: Mapping[str, Any],
+    prompt_ids: Iterable[str],
+    *,
+    notice: str | None = None,
+    disclosing: Iterable[str] = (),
+) -> Flow:
     if not isinstance(raw, Mapping):
         raise FlowError("a flow must be a mapping")
     for key in ("id", "start", "nodes"):
@@ -206,7 +219,7 @@ def parse_flow(raw: Mapping[str, Any], prompt_ids: Iterable[str], *, notice: str
         for p in (*node.prompts, *node.reprompt, *node.dtmf_fallback):
             if p not in known:
                 raise FlowError(f"node {node.id!r}: unknown prompt {p!r}")
-    check_right_party_first(flow)
+    check_right_party_first(flow, frozenset(disclosing))
     if notice is not None:
         check_notice_first(flow, notice)
     return flow

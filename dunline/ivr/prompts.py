@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 ACCOUNT_FIELDS = frozenset({"name", "amount", "days", "ref_last4"})
 CALL_FIELDS = frozenset({"promise_amount", "promise_date"})
 GLOBAL_FIELDS = frozenset({"company", "callback", "voicemail_name"})
+# what only the debtor may hear: the debt, and the company's name, which may say it collects debts
+# ("... Recovery Services"). Before right-party verification a prompt says {voicemail_name} instead.
+DISCLOSING_FIELDS = frozenset({"company", "amount", "days", "ref_last4"})
 
 
 class PromptError(ValueError):
@@ -43,6 +46,12 @@ class Prompt:
     text: str
     per_account: bool
     per_call: bool = False  # rendered during the call from what the caller said (a read-back)
+    fields: frozenset[str] = frozenset()  # its placeholders
+
+
+def disclosing(catalog: Mapping[str, Prompt]) -> frozenset[str]:
+    """The prompts that may only be played after right-party verification (flow.check_right_party_first)."""
+    return frozenset(p.id for p in catalog.values() if p.fields & DISCLOSING_FIELDS)
 
 
 @functools.cache
@@ -72,7 +81,7 @@ def parse_catalog(
         allowed |= CALL_FIELDS if per_call else frozenset()
         if fields - allowed:
             raise PromptError(f"prompt {pid!r}: unknown placeholder(s) {sorted(fields - allowed)}")
-        out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account, per_call)
+        out[str(pid)] = Prompt(str(pid), str(spec["text"]), per_account, per_call, frozenset(fields))
     try:
         check_templates({p.id: p.text for p in out.values()}, lang, source, kind="prompt")
     except ProhibitedSpeech as exc:

@@ -426,3 +426,38 @@ def test_a_flow_that_does_not_open_with_the_recording_notice_is_rejected() -> No
     raw["nodes"][raw["start"]]["play"] = ["rpc_reprompt"]
     with pytest.raises(FlowError, match=r"start node 'notice' must play 'recording_notice' first"):
         parse_flow(raw, load_catalog("en").keys(), notice="recording_notice")
+
+
+def test_a_prompt_naming_the_company_or_the_debt_before_verification_is_rejected() -> None:
+    """The company's name may say it collects debts ("... Recovery Services"): an answering machine or
+    a relative would hear it. Such prompts are found from their placeholders, whatever the flow says."""
+    from dunline.ivr.prompts import disclosing, parse_catalog
+
+    catalog = parse_catalog(
+        {
+            "hello": {"text": "Hello, this is {company}."},
+            "question": {"scope": "account", "text": "Are you {name}? Press 1 if so."},
+            "again": {"text": "Press 1 or 2."},
+            "debt": {"scope": "account", "text": "You owe {amount}."},
+            "menu": {"text": "Press 1 to pay."},
+            "bye": {"text": "Goodbye from {voicemail_name}."},
+        }
+    )
+    assert disclosing(catalog) == {"hello", "debt"}
+    with pytest.raises(FlowError, match=r"node 'hello' plays 'hello', which names the debt or the company"):
+        parse_flow(base_raw(), catalog.keys(), disclosing=disclosing(catalog))
+    raw = base_raw()
+    raw["nodes"]["hello"]["play"] = ["bye"]  # a neutral opening; "debt" is played after the 1 that verifies
+    assert parse_flow(raw, catalog.keys(), disclosing=disclosing(catalog)).start == "hello"
+
+
+@pytest.mark.parametrize("name", ["collect_dtmf", "collect_speech"])
+def test_the_shipped_flows_name_no_collector_before_verification(name: str) -> None:
+    from dunline.controller.app import load_flow
+    from dunline.ivr.prompts import disclosing
+
+    for lang in ("en", "zh"):
+        catalog = load_catalog(lang)
+        assert "company" not in catalog["recording_notice"].fields | catalog["safe_harbour"].fields
+        assert "recording_notice" not in disclosing(catalog) and "mini_miranda" not in disclosing(catalog)
+    assert load_flow(name).start  # loads with the placeholder check on

@@ -95,7 +95,9 @@ def test_parse_catalog_accepts_globals_and_account_fields() -> None:
             "bal": {"scope": "account", "text": "{name}, you owe {amount} for {days} days, ref {ref_last4}."},
         }
     )
-    assert cat["hi"] == Prompt("hi", "Hello from {company}, call {callback}.", False)
+    assert cat["hi"] == Prompt(
+        "hi", "Hello from {company}, call {callback}.", False, fields=frozenset({"company", "callback"})
+    )
     assert cat["bal"].per_account
 
 
