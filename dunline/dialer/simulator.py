@@ -98,6 +98,7 @@ class Simulation:
         algorithm: Algorithm,
         vicidial_method: str = "ADAPT_TAPERED",
         wrap_reads: WrapReading = "paused",
+        target: float = pacing.TARGET,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}")
@@ -105,7 +106,10 @@ class Simulation:
             raise ValueError(f"unknown VICIdial method {vicidial_method!r}")
         if wrap_reads not in ("paused", "ready"):
             raise ValueError(f"wrap_reads must be 'paused' or 'ready', not {wrap_reads!r}")
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"the abandon target must be between 0 and 1, not {target!r}")
         self.wrap_reads_ready = wrap_reads == "ready"
+        self.target = target  # Dunline's abandon cap (3 %; other values for what-if studies only)
         self.t = traffic
         self.algorithm = algorithm
         self.end = traffic.hours * 3600.0
@@ -359,6 +363,7 @@ class Simulation:
             ),
             windows=self._windows(now),
             limits=pacing.Limits(channels=self.t.trunk, cps=self.t.cps, max_ring_s=self.t.ring_timeout),
+            target=self.target,
             seed=self.t.seed,
         )
         return pacing.decide(snap).calls
@@ -418,6 +423,7 @@ def simulate(
     algorithm: Algorithm,
     vicidial_method: str = "ADAPT_TAPERED",
     wrap_reads: WrapReading = "paused",
+    target: float = pacing.TARGET,
 ) -> dict[str, Any]:
-    """Run one simulated campaign and return its metrics."""
-    return Simulation(traffic, algorithm, vicidial_method, wrap_reads).run()
+    """Run one simulated campaign and return its metrics (`target`: Dunline's abandon cap)."""
+    return Simulation(traffic, algorithm, vicidial_method, wrap_reads, target).run()

@@ -142,3 +142,16 @@ def test_baselines_read_wrap_up_as_paused_or_ready() -> None:
         Simulation(traffic, "issabel", wrap_reads="busy")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ADAPT_FAST"):
         Simulation(traffic, "vicidial", vicidial_method="ADAPT_FAST")
+
+
+def test_a_looser_cap_is_a_what_if_the_pacer_obeys() -> None:
+    """bench/pacing_equal.py gives Dunline VICIdial's abandon rate as its cap: the pacer must still
+    hold that cap in every window, and use the room (more occupancy than at 3 %)."""
+    day = Traffic(agents=3, hours=2.0, answer_rate=0.3, talk_mean=120.0, seed=5)
+    strict = simulate(day, "dunline")
+    loose = simulate(day, "dunline", target=0.15)
+    assert strict["max_abandon_rate_any_window"] <= 0.03
+    assert loose["max_abandon_rate_any_window"] <= 0.15
+    assert loose["agent_occupancy"] > strict["agent_occupancy"]
+    with pytest.raises(ValueError, match="abandon target"):
+        Simulation(day, "dunline", target=0.0)
