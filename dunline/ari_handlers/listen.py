@@ -8,6 +8,7 @@ recogniser's worker pool (off the loop), then the pure intent classifier.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import numpy as np
 from dunline.ivr import engine
 from dunline.ivr.speech.asr import Recogniser
 from dunline.ivr.speech.endpoint import Endpointer, UtteranceEnded
+from dunline.ivr.speech.intents import Opinion
 from dunline.ivr.speech.types import Lang
 
 log = logging.getLogger("dunline.speech")
@@ -37,6 +39,7 @@ class Listener:
         lang: Lang,
         tz: ZoneInfo,
         time_limit_s: float = 5.0,
+        opinion: Opinion | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.feed = feed
@@ -45,6 +48,7 @@ class Listener:
         self.lang = lang
         self.tz = tz
         self.time_limit_s = time_limit_s
+        self.opinion = opinion  # the nearest-example second opinion (English), or None
         self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
         self.speculative_hits = 0  # answers taken from a decode started at the first short pause
         self.turn_ms: list[float] = []  # speech end -> reply playback started, per answered turn
@@ -70,7 +74,11 @@ class Listener:
             return engine.Speech("unknown", 0.0, (), f"asr:{result.rejected}")
         from dunline.ivr.speech.intents import classify  # the lexicons load on first use
 
-        found = classify(result.text, self.lang, datetime.now(UTC), self.tz)
+        now = datetime.now(UTC)
+        if self.opinion is None:
+            found = classify(result.text, self.lang, now, self.tz)
+        else:  # an embedding takes a few milliseconds: off the event loop
+            found = await asyncio.to_thread(classify, result.text, self.lang, now, self.tz, self.opinion)
         raw_slots = found.as_json()["slots"]
         assert isinstance(raw_slots, dict)
         slots = tuple((k, str(v)) for k, v in raw_slots.items() if v is not None)

@@ -182,6 +182,10 @@ class SpeechSettings(_Frozen):
     )
     end_silence_ms: int = Field(default=500, ge=200, le=3000)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    second_opinion: bool = Field(
+        default=True,
+        description="English answers the lexicon only guesses are compared with labelled examples (MiniLM)",
+    )
     asr_time_limit_s: float = Field(
         default=5.0, gt=0, le=30, description="an answer not decoded by then is 'not understood'"
     )

@@ -258,6 +258,7 @@ class SpeechParts:
         self.ports = PortPool(s.speech.rtp_port_first, s.speech.rtp_port_last)
         self.model = s.speech.model_dir or model_dir(s.speech.model_size)
         self.recogniser: Any = None
+        self.opinions: dict[str, Any] = {}  # language -> semantic.Semantic (the intent second opinion)
         self.listeners: list[Any] = []  # every call's Listener, for turn-latency benchmarks
 
     def load(self) -> None:
@@ -270,6 +271,12 @@ class SpeechParts:
             window_s=self.s.speech.encoder_window_s,
         )
         self.recogniser.warm_up()
+        if self.s.speech.second_opinion:
+            from dunline.ivr.speech import semantic
+
+            self.opinions = {
+                lang: op for lang in semantic.EXAMPLES if (op := semantic.load(lang)) is not None
+            }
 
     def close(self) -> None:
         if self.recogniser is not None:
@@ -295,6 +302,7 @@ class SpeechParts:
             lang,
             ZoneInfo(ctx.timezone),
             sp.asr_time_limit_s,
+            self.opinions.get(lang),
         )
         self.listeners.append(listener)
         del self.listeners[:-10000]

@@ -32,14 +32,17 @@ def _fail(code: int, message: str) -> int:
 
 def cmd_models_install(args: argparse.Namespace) -> int:
     from dunline.controller.models import ModelError, install_model
+    from dunline.ivr.speech import semantic
+    from dunline.ivr.speech.minilm import ModelMissing
 
     try:
         target = install_model(args.size)
-    except ModelError as exc:
+        examples = len(semantic.build("en").texts)  # embeds the labelled examples once, into the cache
+    except (ModelError, ModelMissing) as exc:
         return _fail(EXIT_FAIL, str(exc))
     size = (target / "model.bin").stat().st_size
     if args.json:
-        print(json.dumps({"model_dir": str(target), "size": args.size, "bytes": size}))
+        print(json.dumps({"model_dir": str(target), "size": args.size, "bytes": size, "examples": examples}))
     else:
         print(target)
     return EXIT_OK
@@ -86,9 +89,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except (ModelError, AsrError) as exc:
         return _fail(EXIT_FAIL, str(exc))
 
+    from dunline.ivr.speech import semantic
     from dunline.ivr.speech.intents import classify  # written alongside; imported only when needed
 
-    intent = classify(result.text, args.lang, now, zone)
+    intent = classify(result.text, args.lang, now, zone, semantic.Lazy(args.lang))
     raw_slots = intent.as_json()["slots"]
     slots: dict[str, Any] = dict(raw_slots) if isinstance(raw_slots, dict) else {}
     doc = {

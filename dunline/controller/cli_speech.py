@@ -1,6 +1,6 @@
 """`dunline intent`: classify one debtor answer (intent, slots, the phrase that decided).
 
-    dunline intent --lang en|zh "TEXT" [--json] [--now ISO8601] [--tz ZONE]
+    dunline intent --lang en|zh "TEXT" [--json] [--now ISO8601] [--tz ZONE] [--lexicon-only]
 
 --json prints {"intent", "confidence", "slots": {"date", "amount", "time"}, "matched"}.  Exit 2 on a bad
 --now, an unknown --tz or an empty text.
@@ -18,6 +18,7 @@ EXIT_OK, EXIT_INPUT = 0, 2
 
 
 def cmd_intent(args: argparse.Namespace) -> int:
+    from dunline.ivr.speech import semantic
     from dunline.ivr.speech.intents import classify
 
     text = " ".join(args.text).strip()
@@ -36,7 +37,8 @@ def cmd_intent(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     if now.tzinfo is None:
         now = now.replace(tzinfo=tz)  # a naive --now is wall time in --tz
-    result = classify(text, args.lang, now, tz)
+    opinion = None if args.lexicon_only else semantic.Lazy(args.lang)
+    result = classify(text, args.lang, now, tz, opinion)
     doc = result.as_json()
     if args.json:
         print(json.dumps(doc, ensure_ascii=False))
@@ -57,4 +59,7 @@ def add_intent_command(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--now", help="reference time, ISO 8601 (default: now, UTC)")
     p.add_argument("--tz", default="UTC", help="the debtor's time zone (default UTC)")
+    p.add_argument(
+        "--lexicon-only", action="store_true", help="no second opinion from labelled examples (English)"
+    )
     p.set_defaults(fn=cmd_intent)

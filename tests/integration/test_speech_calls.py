@@ -25,6 +25,7 @@ CSV = (
     + """language,timezone,country
 S-21,ACC-S21,Paula Promise,+14155550121,mobile,yes,900.00,900.00,2026-10-01,en,America/New_York,US
 S-22,ACC-S22,Cesar Cease,+14155550122,mobile,yes,300.00,300.00,2026-10-01,en,America/New_York,US
+S-23,ACC-S23,Hattie Hardship,+14155550123,mobile,yes,450.00,450.00,2026-10-01,en,America/New_York,US
 """
 )
 
@@ -38,7 +39,9 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
     async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         accounts = [
-            a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in ("+14155550121", "+14155550122")
+            a
+            for a in await list_dialable(rt.pool, 1000)
+            if a.phone_e164 in ("+14155550121", "+14155550122", "+14155550123")
         ]
         results = {r.number: r for r in await run_campaign(rt, "speech", accounts)}
 
@@ -68,6 +71,16 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
             uuid.UUID(cease.attempt_id),
         )
         assert not {"mini_miranda", "balance"} & set(session["played"])
+        # "The house flooded and every penny is going to repairs.": no phrase of the lexicon, so the
+        # nearest labelled example decided (the second opinion), and the hardship flag is set
+        hardship = results["+14155550123"]
+        assert hardship.outcome == "hardship", hardship
+        row = await rt.pool.fetchrow(
+            "SELECT detail FROM outcomes WHERE attempt_id = $1", uuid.UUID(hardship.attempt_id)
+        )
+        assert row["detail"]["by"].startswith("speech:en:hardship:like("), row["detail"]
+        flags = await rt.pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-S23'")
+        assert "hardship" in flags
         # every tap channel and port was released
         channels = {c["id"] for c in await rt.ari.list_channels()}
         assert not any(c.endswith(("-snoop", "-xm")) for c in channels)

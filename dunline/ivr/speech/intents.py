@@ -45,6 +45,15 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    stays callback_later; only an amount outvotes it).  A fuzzy guess of another intent yields to an
    amount or a coming date.
 8. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
+9. Second opinion (English, when the caller passes one: `semantic.load("en")`): where the lexicon only
+   guessed (step 7's offer from a bare amount or date, or step 8's nothing matched), the nearest labelled
+   example by sentence embedding is asked. Its intent replaces the guess when its cosine similarity is
+   at least 0.5, with the similarity as confidence (below the IVR's 0.6 the question is asked again)
+   and `matched` naming the example: "en:callback_later:like(0.55) 'Call me after six in the evening.'".
+   It never yields affirm or deny (a yes or no verifies identity and confirms read-backs: it must be
+   said), nor an intent whose phrase the answer negates ("i do not have a lawyer" is not attorney,
+   however close it is to "talk to my lawyer"), and an offered amount or date stays a promise when the
+   example is a payment plan.
 Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount+time, already_paid: a
 date in the past, callback: date+time, dispute: the amount said to be right ...); a promise with no date
 but "right now"/"right away" is for today.  `matched` names what decided: "en:cease:'stop calling'",
@@ -56,16 +65,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
 from dunline.ivr.speech.lexicon import NUM, IntentLex, Lexicon, load, normalise
 from dunline.ivr.speech.slots import Prefer, local_today, parse_amount, parse_date, parse_time
-from dunline.ivr.speech.types import IntentResult, Lang, Slots
+from dunline.ivr.speech.types import IntentResult, Lang, Neighbour, Slots
 
 UNKNOWN_CONFIDENCE = 0.1
 PROMISE_BY_SLOTS = 0.75  # above the IVR's reprompt threshold: the read-back confirms it anyway
+BY_EXAMPLE_MIN = 0.5  # cosine similarity a nearest example needs to replace a guess
+NEVER_BY_EXAMPLE = frozenset({"affirm", "deny"})
+
+
+class Opinion(Protocol):
+    """A second opinion: the nearest labelled example (semantic.Semantic)."""
+
+    def nearest(self, text: str) -> Neighbour: ...
 
 
 @dataclass(frozen=True)
@@ -281,8 +299,57 @@ def _offer_by_slots(
     return IntentResult("promise_to_pay", PROMISE_BY_SLOTS, slots, f"{lex.lang}:promise_to_pay:slots({what})")
 
 
-def classify(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult:
-    """The intent of one answer, with its slots and the phrase that decided."""
+def negated(text: str, lang: Lang) -> frozenset[str]:
+    """Intents whose exact phrase is in `text` but negated or hypothetical ("i do not have a lawyer",
+    "what if i paid it"): the lexicon dropped them, and no example may bring them back."""
+    lex = load(lang)
+    toks = normalise(text, lex)
+    out = set()
+    for name, il in lex.intents.items():
+        for phrase in il.phrases:
+            n = len(phrase)
+            for i in range(len(toks) - n + 1):
+                if all(_token_eq(p, t) for p, t in zip(phrase, toks[i : i + n], strict=True)) and (
+                    (il.negatable and phrase[0] not in lex.negators and _negated(toks, i, lex))
+                    or _hypothetical(il, toks, i, lex)
+                ):
+                    out.add(name)
+    return frozenset(out)
+
+
+def _guessed(result: IntentResult) -> bool:
+    """The lexicon only guessed: an offer read from a bare amount or date, or nothing matched."""
+    return ":slots(" in result.matched or result.matched.endswith(":unknown:no phrase matched")
+
+
+def _by_example(
+    guess: IntentResult, text: str, lex: Lexicon, now: datetime, tz: ZoneInfo, opinion: Opinion
+) -> IntentResult:
+    near = opinion.nearest(text)
+    if near.similarity < BY_EXAMPLE_MIN or near.intent == guess.intent or near.intent in NEVER_BY_EXAMPLE:
+        return guess
+    if guess.intent == "promise_to_pay" and near.intent == "payment_plan":
+        return guess  # an amount or a date offered is a promise however it is put; the read-back checks it
+    if near.intent in negated(text, lex.lang):
+        return guess  # "i do not have a lawyer" is close to "talk to my lawyer", and means the opposite
+    matched = f"{lex.lang}:{near.intent}:like({near.similarity:.2f}) {near.example!r}"
+    if near.intent == "unknown":
+        return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=matched)
+    slots = _slots(text, lex.intents[near.intent], lex.lang, now, tz)
+    return IntentResult(near.intent, round(near.similarity, 3), slots, matched)
+
+
+def classify(
+    text: str, lang: Lang, now: datetime, tz: ZoneInfo, opinion: Opinion | None = None
+) -> IntentResult:
+    """The intent of one answer, with its slots and the phrase (or example) that decided."""
+    result = _lexical(text, lang, now, tz)
+    if opinion is not None and _guessed(result):
+        return _by_example(result, text, load(lang), now, tz, opinion)
+    return result
+
+
+def _lexical(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult:
     if lang not in ("en", "zh"):
         raise ValueError(f"unsupported language {lang!r}")
     lex = load(lang)

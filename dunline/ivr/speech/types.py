@@ -46,6 +46,15 @@ class Slots:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """The labelled example nearest an answer (semantic.py)."""
+
+    intent: str
+    similarity: float  # cosine, -1..1
+    example: str
+
+
+@dataclass(frozen=True)
 class IntentResult:
     intent: str
     confidence: float  # 0..1

@@ -1,0 +1,168 @@
+"""The nearest-example second opinion: the NumPy MiniLM against sentence-transformers' own vectors,
+the examples file, the rules of when an example may replace the lexicon's guess (with a fake opinion),
+and the real opinion on the two sets it was not built from."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from dunline.ivr.speech import semantic
+from dunline.ivr.speech.intents import UNKNOWN_CONFIDENCE, classify
+from dunline.ivr.speech.minilm import Encoder
+from dunline.ivr.speech.types import INTENTS, Neighbour
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
+NOW = datetime(2026, 12, 1, 10, 0)
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder.load()
+
+
+def test_numpy_minilm_gives_sentence_transformers_vectors(encoder: Encoder) -> None:
+    ref = json.loads((FIXTURES / "minilm_reference.json").read_text("utf-8"))
+    mine = encoder.encode(ref["texts"])
+    want = np.array(ref["embeddings"], dtype=np.float32)
+    assert mine.shape == want.shape == (len(ref["texts"]), 384)
+    assert float(np.abs(mine - want).max()) < 1e-5
+    one_by_one = np.stack([encoder.encode([t])[0] for t in ref["texts"]])
+    assert float(np.abs(one_by_one - mine).max()) < 1e-5  # padding in a batch changes nothing
+
+
+def test_long_answers_are_truncated_not_refused(encoder: Encoder) -> None:
+    vec = encoder.encode(["I can pay " * 200])
+    assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_shipped_examples_cover_every_intent() -> None:
+    from dunline.config.packaged import read_default
+
+    texts, intents = semantic.parse_examples(read_default("examples.en.tsv"), "examples.en.tsv")
+    assert len(texts) >= 800 and set(intents) == set(INTENTS)
+    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout9_en")}
+    assert not fresh & {t.lower() for t in texts}  # the measuring set stays out of the examples
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ("stop calling me\n", "line 1: expected 'text<TAB>intent'"),
+        ("# head\nstop\tcease\n\tcease\n", "line 3: expected"),
+        ("stop calling me\tstop\n", "line 1: unknown intent 'stop'"),
+        ("# only a comment\n", "no examples"),
+    ],
+)
+def test_bad_examples_are_named(raw: str, error: str) -> None:
+    with pytest.raises(semantic.ExamplesError, match=error):
+        semantic.parse_examples(raw, "x.tsv")
+
+
+class Fake:
+    def __init__(self, intent: str, similarity: float) -> None:
+        self.answer = Neighbour(intent, similarity, "an example")
+        self.asked: list[str] = []
+
+    def nearest(self, text: str) -> Neighbour:
+        self.asked.append(text)
+        return self.answer
+
+
+def test_a_phrase_the_lexicon_knows_is_never_second_guessed() -> None:
+    fake = Fake("hardship", 0.99)
+    assert classify("stop calling me", "en", NOW, NY, fake).intent == "cease"
+    assert fake.asked == []
+
+
+def test_an_example_never_brings_back_what_the_answer_negates() -> None:
+    text = "I don't have a lawyer, who are you?"
+    assert classify(text, "en", NOW, NY).intent == "unknown"
+    assert classify(text, "en", NOW, NY, Fake("attorney", 0.8)).intent == "unknown"
+    assert classify(text, "en", NOW, NY, Fake("request_agent", 0.8)).intent == "request_agent"
+
+
+def test_an_example_replaces_a_guess_with_its_slots_and_says_so() -> None:
+    text = "better time would be Thursday around noon"
+    assert classify(text, "en", NOW, NY).intent == "promise_to_pay"  # a bare date read as an offer
+    got = classify(text, "en", NOW, NY, Fake("callback_later", 0.62))
+    assert got.intent == "callback_later" and got.confidence == 0.62
+    assert got.slots.date is not None and got.slots.date.isoformat() == "2026-12-03"
+    assert got.slots.time is not None and got.slots.time.isoformat() == "12:00:00"
+    assert got.matched == "en:callback_later:like(0.62) 'an example'"
+    nothing = classify("the house flooded last spring", "en", NOW, NY, Fake("hardship", 0.7))
+    assert nothing.intent == "hardship" and nothing.matched.startswith("en:hardship:like(0.70)")
+
+
+@pytest.mark.parametrize(
+    ("text", "neighbour", "similarity", "intent"),
+    [
+        ("better time would be Thursday around noon", "callback_later", 0.49, "promise_to_pay"),  # too far
+        ("the house flooded last spring", "affirm", 0.9, "unknown"),  # a yes must be said
+        ("the house flooded last spring", "deny", 0.9, "unknown"),
+        ("I can do a hundred on the fifth", "payment_plan", 0.9, "promise_to_pay"),  # an offer stays one
+    ],
+)
+def test_when_an_example_does_not_count(text: str, neighbour: str, similarity: float, intent: str) -> None:
+    assert classify(text, "en", NOW, NY, Fake(neighbour, similarity)).intent == intent
+
+
+def test_an_unknown_example_turns_a_guessed_offer_into_no_answer() -> None:
+    got = classify("what's the weather gonna be tomorrow", "en", NOW, NY, Fake("unknown", 0.6))
+    assert got.intent == "unknown" and got.confidence == UNKNOWN_CONFIDENCE
+    assert got.matched == "en:unknown:like(0.60) 'an example'"
+
+
+def test_repairs_and_empty_answers_are_not_guesses() -> None:
+    fake = Fake("hardship", 0.9)
+    assert classify("hold on... okay, what?", "en", NOW, NY, fake).intent == "unknown"
+    assert classify("  uh  ", "en", NOW, NY, fake).intent == "unknown"
+    assert fake.asked == []
+
+
+def test_mandarin_has_no_second_opinion() -> None:
+    assert semantic.load("zh") is None
+    assert semantic.Lazy("zh").nearest("下周五还") == Neighbour("unknown", -1.0, "")
+
+
+def test_the_bank_is_cached_and_a_wrong_cache_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: Encoder
+) -> None:
+    monkeypatch.setenv("DUNLINE_CACHE", str(tmp_path))
+    built = semantic.build("en", encoder)
+    [cached] = list((tmp_path / "models").glob("examples-*.npy"))
+    np.save(cached, np.zeros((3, 384), np.float32))  # stale or damaged
+    again = semantic.build("en", encoder)
+    assert np.array_equal(again.bank, built.bank) and np.load(cached).shape == built.bank.shape
+    assert semantic.build("en", encoder).nearest(built.texts[7]) == Neighbour(
+        built.intents[7], pytest.approx(1.0, abs=1e-5), built.texts[7]
+    )  # type: ignore[arg-type]
+
+
+def rows(name: str) -> list[str]:
+    return [ln for ln in (FIXTURES / f"{name}.tsv").read_text("utf-8").splitlines() if ln and ln[0] != "#"]
+
+
+@pytest.mark.parametrize(("name", "floor"), [("heldout9_en", 0.89)])
+def test_the_real_opinion_on_a_set_it_was_not_built_from(name: str, floor: float) -> None:
+    """heldout9 was written after everything here was fixed, and measured once: 127/150 by the
+    lexicon alone, 135/150 with the second opinion (text level; bench/speech_accuracy.py has the
+    telephone band). The floor leaves a line of room for float differences between CPUs."""
+    opinion = semantic.load("en")
+    assert opinion is not None
+    lexical = with_opinion = 0
+    for line in rows(name):
+        text, want = line.split("\t")[:2]
+        lexical += classify(text, "en", NOW, NY).intent == want
+        with_opinion += classify(text, "en", NOW, NY, opinion).intent == want
+    total = len(rows(name))
+    print(f"{name}: lexicon {lexical}/{total}, with the second opinion {with_opinion}/{total}")
+    assert with_opinion >= lexical
+    assert with_opinion / total >= floor
