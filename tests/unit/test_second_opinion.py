@@ -166,3 +166,31 @@ def test_the_real_opinion_on_a_set_it_was_not_built_from(name: str, floor: float
     print(f"{name}: lexicon {lexical}/{total}, with the second opinion {with_opinion}/{total}")
     assert with_opinion >= lexical
     assert with_opinion / total >= floor
+
+
+def test_an_unwritable_cache_costs_time_not_the_opinion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("DUNLINE_CACHE", str(blocked))
+    built = semantic.build("en", encoder)
+    assert built.bank.shape == (len(built.texts), 384)
+    assert "intent examples not cached" in caplog.text
+
+
+def test_the_intent_command_asks_the_opinion_unless_told_not_to(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from dunline.controller.cli_speech import add_intent_command
+
+    parser = argparse.ArgumentParser(prog="dunline")
+    add_intent_command(parser.add_subparsers(dest="command", required=True))
+    text = "the house flooded and every penny goes to repairs"
+    argv = ["intent", text, "--json", "--now", "2026-12-01T10:00"]
+    for extra, intent in (([], "hardship"), (["--lexicon-only"], "unknown")):
+        args = parser.parse_args([*argv, *extra])
+        assert args.fn(args) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["intent"] == intent, doc
+    assert doc["matched"] == "en:unknown:no phrase matched"

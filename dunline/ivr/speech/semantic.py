@@ -90,11 +90,14 @@ def _bank(encoder: Encoder, texts: tuple[str, ...], raw: str) -> Array:
         if cached.shape == (len(texts), encoder.weights["embeddings.LayerNorm.weight"].shape[0]):
             return cached
     bank = encoder.encode(list(texts))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, bank)
-    os.replace(tmp, path)  # readers never see half a file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, bank)
+        os.replace(tmp, path)  # readers never see half a file
+    except OSError as e:  # a read-only cache costs a few seconds per start, nothing else
+        log.warning("intent examples not cached in %s: %s", path.parent, e)
     return bank
 
 
