@@ -1,7 +1,10 @@
-"""Stored attempts set up by hand for the integration tests that read them back (plans, reports)."""
+"""Stored attempts set up by hand for the integration tests that read them back (plans, reports,
+the gate's history, retention)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,13 +17,18 @@ if TYPE_CHECKING:
 ANSWERED = ("dialing", "answered", "human", "in_ivr", "completed")
 
 
-async def promised_call(
-    pool: asyncpg.Pool, account_ref: str, at: datetime, due: str, amount: str, *, template: str | None = None
-) -> AccountView:
-    """One completed call to the account's primary phone at `at` (every transition stamped `at`) that
-    ended with a promise to pay `amount` on `due` (ISO date). Returns the stored account."""
-    acc = await load_account(pool, account_ref)
-    assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
+async def stored_call(
+    pool: asyncpg.Pool,
+    acc: AccountView,
+    at: datetime,
+    states: Sequence[str],
+    *,
+    stamped: datetime | None = None,
+    template: str | None = None,
+) -> uuid.UUID:
+    """One attempt to the account's primary phone created at `at`, walked through `states` (each
+    transition stamped `stamped`, default `at`). Returns its id."""
+    assert acc.phone_id is not None and acc.phone_e164 is not None
     aid = await store.create_attempt(
         pool,
         campaign_id=None,
@@ -30,7 +38,18 @@ async def promised_call(
         at=at,
         template=template,
     )
-    for state in ANSWERED:
-        await store.transition(pool, aid, state, at)
+    for state in states:
+        await store.transition(pool, aid, state, stamped or at)
+    return aid
+
+
+async def promised_call(
+    pool: asyncpg.Pool, account_ref: str, at: datetime, due: str, amount: str, *, template: str | None = None
+) -> AccountView:
+    """One completed call to the account's primary phone at `at` (every transition stamped `at`) that
+    ended with a promise to pay `amount` on `due` (ISO date). Returns the stored account."""
+    acc = await load_account(pool, account_ref)
+    assert acc is not None
+    aid = await stored_call(pool, acc, at, ANSWERED, template=template)
     await store.record_outcome(pool, aid, "promise_to_pay", {"slots": {"date": due, "amount": amount}}, None)
     return acc

@@ -21,8 +21,12 @@ from dunline.controller.clocks import starting_at
 from dunline.controller.retention import purge
 from dunline.dialer import clearance
 from dunline.portfolio.report import import_file
-from dunline.store import attempts as store
 from dunline.store.accounts import AccountView, list_dialable, load_account
+
+try:
+    from helpers_attempts import stored_call
+except ImportError:  # tests/ collected as a package
+    from tests.integration.helpers_attempts import stored_call
 
 if TYPE_CHECKING:
     from conftest import Stack
@@ -132,16 +136,7 @@ async def test_concurrent_dialers_cannot_both_take_the_last_allowed_call(stack: 
         assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         t = stack.clock() + timedelta(days=20)  # clear of every other test's calls
         for i in range(6):  # six placed calls in the last week: one more is allowed (Reg F 7-in-7)
-            aid = await store.create_attempt(
-                pool,
-                campaign_id=None,
-                account_id=acc.account_id,
-                phone_id=acc.phone_id,
-                number=acc.phone_e164,
-                at=t - timedelta(days=6, hours=-i),
-            )
-            await store.transition(pool, aid, "dialing", t)
-            await store.transition(pool, aid, "no_answer", t)
+            await stored_call(pool, acc, t - timedelta(days=6, hours=-i), ("dialing", "no_answer"), stamped=t)
 
         async def one() -> clearance.Clearance:
             return await clearance.clear(
@@ -175,16 +170,7 @@ async def test_retention_purge_deletes_only_what_is_past_retention(stack: Stack,
         assert acc is not None and acc.phone_id is not None and acc.phone_e164 is not None
         now = datetime.now(UTC)
         old = now - timedelta(days=3 * 365 + 30)  # US: 3 years after the last activity
-        aid = await store.create_attempt(
-            pool,
-            campaign_id=None,
-            account_id=acc.account_id,
-            phone_id=acc.phone_id,
-            number=acc.phone_e164,
-            at=old,
-        )
-        await store.transition(pool, aid, "dialing", old)
-        await store.transition(pool, aid, "busy", old)
+        await stored_call(pool, acc, old, ("dialing", "busy"))
         dry = await purge(pool, now, dry_run=True)
         assert [p["account"] for p in dry["purged"]] == ["ACC-G4"] and dry["kept"] >= 1
         assert await pool.fetchval("SELECT count(*) FROM attempts WHERE account_id = $1", acc.account_id) == 1
