@@ -1,6 +1,7 @@
-"""The nearest-example second opinion: the NumPy MiniLM against sentence-transformers' own vectors,
-the examples file, the rules of when an example may replace the lexicon's guess (with a fake opinion),
-and the real opinion on the two sets it was not built from."""
+"""The second opinion (a classifier over labelled examples): the NumPy MiniLM against
+sentence-transformers' own vectors, the examples file, the rules of when the opinion may replace the
+lexicon's guess or overrule a weak phrase match (with a fake opinion), and the real opinion on the set
+it was not built from."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_shipped_examples_cover_every_intent() -> None:
 
     texts, intents = semantic.parse_examples(read_default("examples.en.tsv"), "examples.en.tsv")
     assert len(texts) >= 800 and set(intents) == set(INTENTS)
-    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout9_en")}
+    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout10_en")}
     assert not fresh & {t.lower() for t in texts}  # the measuring set stays out of the examples
 
 
@@ -67,8 +68,8 @@ def test_bad_examples_are_named(raw: str, error: str) -> None:
 
 
 class Fake:
-    def __init__(self, intent: str, similarity: float) -> None:
-        self.answer = Neighbour(intent, similarity, "an example")
+    def __init__(self, intent: str, probability: float) -> None:
+        self.answer = Neighbour(intent, probability, "an example", 0.5)
         self.asked: list[str] = []
 
     def nearest(self, text: str) -> Neighbour:
@@ -102,16 +103,41 @@ def test_an_example_replaces_a_guess_with_its_slots_and_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "neighbour", "similarity", "intent"),
+    ("text", "opinion", "probability", "intent"),
     [
-        ("better time would be Thursday around noon", "callback_later", 0.49, "promise_to_pay"),  # too far
+        ("better time would be Thursday around noon", "callback_later", 0.39, "promise_to_pay"),  # unsure
         ("the house flooded last spring", "affirm", 0.9, "unknown"),  # a yes must be said
         ("the house flooded last spring", "deny", 0.9, "unknown"),
         ("I can do a hundred on the fifth", "payment_plan", 0.9, "promise_to_pay"),  # an offer stays one
     ],
 )
-def test_when_an_example_does_not_count(text: str, neighbour: str, similarity: float, intent: str) -> None:
-    assert classify(text, "en", NOW, NY, Fake(neighbour, similarity)).intent == intent
+def test_when_the_opinion_does_not_count(text: str, opinion: str, probability: float, intent: str) -> None:
+    assert classify(text, "en", NOW, NY, Fake(opinion, probability)).intent == intent
+
+
+PADDED = "six forty? no, it was like two hundred, somebody padded that number"
+
+
+def test_a_weak_phrase_match_is_overruled_only_by_a_sure_opinion() -> None:
+    assert classify(PADDED, "en", NOW, NY).matched == "en:deny:'no'"  # one word decided nine
+    got = classify(PADDED, "en", NOW, NY, Fake("dispute", 0.75))
+    assert got.intent == "dispute" and got.confidence == 0.75
+    assert got.matched == "en:dispute:like(0.75) 'an example' over 'no'"
+    assert classify(PADDED, "en", NOW, NY, Fake("dispute", 0.69)).intent == "deny"  # not sure enough
+    assert classify(PADDED, "en", NOW, NY, Fake("unknown", 0.95)).intent == "deny"  # a heard word stays
+    assert classify("no", "en", NOW, NY, Fake("dispute", 0.95)).intent == "deny"  # the whole answer
+    misheard = "can you cal me bak tomorow"  # a fuzzy match decided
+    got = classify(misheard, "en", NOW, NY, Fake("request_agent", 0.9))
+    assert got.matched.endswith("over ~'call me back'='cal me bak'(91)")
+
+
+def test_a_legal_flag_is_never_overruled() -> None:
+    """A missed stop-calling costs a violation; a wrong one, a lost call: the phrase keeps its effect."""
+    fake = Fake("request_agent", 0.99)
+    text = "I would like to be transferred to a live person if you don't mind."
+    got = classify(text, "en", NOW, NY, fake)
+    assert got.intent == "dispute" and "~'not mine'='not mind'" in got.matched  # misheard, and kept
+    assert fake.asked == []
 
 
 def test_an_unknown_example_turns_a_guessed_offer_into_no_answer() -> None:
@@ -129,31 +155,47 @@ def test_repairs_and_empty_answers_are_not_guesses() -> None:
 
 def test_mandarin_has_no_second_opinion() -> None:
     assert semantic.load("zh") is None
-    assert semantic.Lazy("zh").nearest("下周五还") == Neighbour("unknown", -1.0, "")
+    assert semantic.Lazy("zh").nearest("下周五还") == Neighbour("unknown", 0.0, "", -1.0)
 
 
-def test_the_bank_is_cached_and_a_wrong_cache_is_rebuilt(
+def test_the_classifier_is_cached_and_a_wrong_cache_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: Encoder
 ) -> None:
     monkeypatch.setenv("DUNLINE_CACHE", str(tmp_path))
     built = semantic.build("en", encoder)
-    [cached] = list((tmp_path / "models").glob("examples-*.npy"))
-    np.save(cached, np.zeros((3, 384), np.float32))  # stale or damaged
+    [cached] = list((tmp_path / "models").glob("examples-*.npz"))
+    np.savez(cached, bank=np.zeros((3, 384)), weights=built.weights, bias=built.bias)  # stale
     again = semantic.build("en", encoder)
-    assert np.array_equal(again.bank, built.bank) and np.load(cached).shape == built.bank.shape
-    assert semantic.build("en", encoder).nearest(built.texts[7]) == Neighbour(
-        built.intents[7], pytest.approx(1.0, abs=1e-5), built.texts[7]
-    )  # type: ignore[arg-type]
+    assert np.array_equal(again.bank, built.bank) and np.array_equal(again.weights, built.weights)
+    cached.write_bytes(b"PK\x03\x04 half a file")  # damaged
+    assert np.array_equal(semantic.build("en", encoder).weights, built.weights)
+    with np.load(cached) as f:
+        assert f["bank"].shape == built.bank.shape
+    near = semantic.build("en", encoder).nearest(built.texts[7])
+    assert (near.intent, near.example) == (built.intents[7], built.texts[7])
+    assert near.similarity == pytest.approx(1.0, abs=1e-5) and near.probability > 0.5
+
+
+def test_training_is_deterministic_and_learns_the_examples(encoder: Encoder) -> None:
+    texts = ("stop calling me", "I lost my job", "call me tomorrow", "yes that's me")
+    intents = ("cease", "hardship", "callback_later", "affirm")
+    bank = encoder.encode(list(texts))
+    w1, b1 = semantic.train(bank, intents)
+    w2, b2 = semantic.train(bank, intents)
+    assert np.array_equal(w1, w2) and np.array_equal(b1, b2)
+    probs = semantic.softmax(semantic.SCALE * bank.astype(np.float64) @ w1 + b1)
+    assert [INTENTS[i] for i in probs.argmax(axis=1)] == list(intents)
+    assert probs.max(axis=1).min() > 0.5
 
 
 def rows(name: str) -> list[str]:
     return [ln for ln in (FIXTURES / f"{name}.tsv").read_text("utf-8").splitlines() if ln and ln[0] != "#"]
 
 
-@pytest.mark.parametrize(("name", "floor"), [("heldout9_en", 0.89)])
+@pytest.mark.parametrize(("name", "floor"), [("heldout10_en", 0.94)])
 def test_the_real_opinion_on_a_set_it_was_not_built_from(name: str, floor: float) -> None:
-    """heldout9 was written after everything here was fixed, and measured once: 127/150 by the
-    lexicon alone, 135/150 with the second opinion (text level; bench/speech_accuracy.py has the
+    """heldout10 was written after everything here was fixed, and measured once: 175/200 by the
+    lexicon alone, 189/200 with the second opinion (text level; bench/speech_accuracy.py has the
     telephone band). The floor leaves a line of room for float differences between CPUs."""
     opinion = semantic.load("en")
     assert opinion is not None

@@ -45,15 +45,18 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    stays callback_later; only an amount outvotes it).  A fuzzy guess of another intent yields to an
    amount or a coming date.
 8. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
-9. Second opinion (English, when the caller passes one: `semantic.load("en")`): where the lexicon only
-   guessed (step 7's offer from a bare amount or date, or step 8's nothing matched), the nearest labelled
-   example by sentence embedding is asked. Its intent replaces the guess when its cosine similarity is
-   at least 0.5, with the similarity as confidence (below the IVR's 0.6 the question is asked again)
-   and `matched` naming the example: "en:callback_later:like(0.55) 'Call me after six in the evening.'".
-   It never yields affirm or deny (a yes or no verifies identity and confirms read-backs: it must be
-   said), nor an intent whose phrase the answer negates ("i do not have a lawyer" is not attorney,
-   however close it is to "talk to my lawyer"), and an offered amount or date stays a promise when the
-   example is a payment plan.
+9. Second opinion (English, when the caller passes one: `semantic.load("en")`): a classifier trained
+   on labelled answers gives an intent and a probability. It replaces the lexicon's guess (step 7's
+   offer from a bare amount or date, or step 8's nothing matched) at probability >= 0.4, and it
+   overrules a weak phrase match (a fuzzy one, or one word deciding an answer of four or more words)
+   at >= 0.7, with the probability as confidence (below the IVR's 0.6 the question is asked again) and
+   `matched` naming the nearest example of its intent: "en:callback_later:like(0.55) 'Call me after
+   six in the evening.'", plus " over 'no'" when it overruled a phrase.  It never overrules a legal
+   flag (attorney, cease, dispute, wrong_number), never yields affirm or deny (a yes or no verifies
+   identity and confirms read-backs: it must be said), never an intent whose phrase the answer negates
+   ("i do not have a lawyer" is not attorney, however close it is to "talk to my lawyer"), never
+   overrules a heard phrase with unknown, and an offered amount or date stays a promise when the
+   opinion says payment plan.
 Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount+time, already_paid: a
 date in the past, callback: date+time, dispute: the amount said to be right ...); a promise with no date
 but "right now"/"right away" is for today.  `matched` names what decided: "en:cease:'stop calling'",
@@ -76,7 +79,9 @@ from dunline.ivr.speech.types import IntentResult, Lang, Neighbour, Slots
 
 UNKNOWN_CONFIDENCE = 0.1
 PROMISE_BY_SLOTS = 0.75  # above the IVR's reprompt threshold: the read-back confirms it anyway
-BY_EXAMPLE_MIN = 0.5  # cosine similarity a nearest example needs to replace a guess
+BY_EXAMPLE_MIN = 0.4  # the opinion's probability needed to replace a guess
+OVERRULE_MIN = 0.7  # ... to overrule a weak phrase match (_weak)
+WEAK_MIN_TOKENS = 4
 NEVER_BY_EXAMPLE = frozenset({"affirm", "deny"})
 
 
@@ -322,48 +327,82 @@ def _guessed(result: IntentResult) -> bool:
     return ":slots(" in result.matched or result.matched.endswith(":unknown:no phrase matched")
 
 
+def _weak(result: IntentResult, match: Match | None, text: str, lex: Lexicon) -> bool:
+    """The lexicon decided on little: a misheard phrase, or one word in an answer of four or more
+    ("no" in "six forty? no, it was like two hundred, somebody padded that number"). Never a legal
+    flag: a phrase that may mean "stop calling" keeps its effect whatever the opinion says."""
+    if match is None or result.intent in lex.always_count or ":slots(" in result.matched:
+        return False
+    one_word = match.end - match.start == 1 and len(normalise(text, lex)) >= WEAK_MIN_TOKENS
+    return "~" in match.matched or one_word
+
+
 def _by_example(
-    guess: IntentResult, text: str, lex: Lexicon, now: datetime, tz: ZoneInfo, opinion: Opinion
+    guess: IntentResult,
+    text: str,
+    lex: Lexicon,
+    now: datetime,
+    tz: ZoneInfo,
+    opinion: Opinion,
+    *,
+    overrule: bool = False,
 ) -> IntentResult:
     near = opinion.nearest(text)
-    if near.similarity < BY_EXAMPLE_MIN or near.intent == guess.intent or near.intent in NEVER_BY_EXAMPLE:
+    needed = OVERRULE_MIN if overrule else BY_EXAMPLE_MIN
+    if near.probability < needed or near.intent == guess.intent or near.intent in NEVER_BY_EXAMPLE:
         return guess
-    if guess.intent == "promise_to_pay" and near.intent == "payment_plan":
+    if overrule and near.intent == "unknown":
+        return guess  # a phrase was heard: "no idea" from the examples does not erase it
+    if not overrule and guess.intent == "promise_to_pay" and near.intent == "payment_plan":
         return guess  # an amount or a date offered is a promise however it is put; the read-back checks it
     if near.intent in negated(text, lex.lang):
         return guess  # "i do not have a lawyer" is close to "talk to my lawyer", and means the opposite
-    matched = f"{lex.lang}:{near.intent}:like({near.similarity:.2f}) {near.example!r}"
+    matched = f"{lex.lang}:{near.intent}:like({near.probability:.2f}) {near.example!r}"
+    if overrule:
+        matched += f" over {guess.matched.split(':', 2)[2]}"
     if near.intent == "unknown":
         return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=matched)
     slots = _slots(text, lex.intents[near.intent], lex.lang, now, tz)
-    return IntentResult(near.intent, round(near.similarity, 3), slots, matched)
+    return IntentResult(near.intent, round(near.probability, 3), slots, matched)
 
 
 def classify(
     text: str, lang: Lang, now: datetime, tz: ZoneInfo, opinion: Opinion | None = None
 ) -> IntentResult:
     """The intent of one answer, with its slots and the phrase (or example) that decided."""
-    result = _lexical(text, lang, now, tz)
-    if opinion is not None and _guessed(result):
-        return _by_example(result, text, load(lang), now, tz, opinion)
+    result, match = _decide(text, lang, now, tz)
+    if opinion is None:
+        return result
+    lex = load(lang)
+    if _guessed(result):
+        return _by_example(result, text, lex, now, tz, opinion)
+    if _weak(result, match, text, lex):
+        return _by_example(result, text, lex, now, tz, opinion, overrule=True)
     return result
 
 
 def _lexical(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> IntentResult:
+    """The lexicon's decision alone."""
+    return _decide(text, lang, now, tz)[0]
+
+
+def _decide(text: str, lang: Lang, now: datetime, tz: ZoneInfo) -> tuple[IntentResult, Match | None]:
+    """The lexicon's decision and the match behind it (None: nothing matched, or an offer by slots)."""
     if lang not in ("en", "zh"):
         raise ValueError(f"unsupported language {lang!r}")
     lex = load(lang)
     if not normalise(text, lex):
-        return IntentResult("unknown", UNKNOWN_CONFIDENCE / 2, matched=f"{lang}:unknown:empty")
+        return IntentResult("unknown", UNKNOWN_CONFIDENCE / 2, matched=f"{lang}:unknown:empty"), None
     found = candidates(text, lang)
     toks = normalise(text, lex)
     winner = next((name for name in lex.priority if name in found), None)
     if winner in ("affirm", "deny") and _has(toks, lex.repair, lex, at_end=True):
         # "hold on... okay, what?": the yes or no is not an answer to the question
-        return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:repair")
+        return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:repair"), None
     if (offer := _offer_by_slots(text, winner, found, toks, lex, now, tz)) is not None:
-        return offer
+        return offer, None
     if winner is not None:
         m = found[winner]
-        return IntentResult(winner, m.confidence, _slots(text, lex.intents[winner], lang, now, tz), m.matched)
-    return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:no phrase matched")
+        slots = _slots(text, lex.intents[winner], lang, now, tz)
+        return IntentResult(winner, m.confidence, slots, m.matched), m
+    return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=f"{lang}:unknown:no phrase matched"), None

@@ -47,11 +47,13 @@ class Slots:
 
 @dataclass(frozen=True)
 class Neighbour:
-    """The labelled example nearest an answer (semantic.py)."""
+    """The second opinion on an answer (semantic.py): the intent a classifier trained on labelled
+    examples gives it, and the nearest example of that intent (the explanation)."""
 
     intent: str
-    similarity: float  # cosine, -1..1
+    probability: float  # the classifier's, 0..1
     example: str
+    similarity: float  # cosine between the answer and the example, -1..1
 
 
 @dataclass(frozen=True)
