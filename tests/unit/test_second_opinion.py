@@ -49,7 +49,7 @@ def test_shipped_examples_cover_every_intent() -> None:
 
     texts, intents = semantic.parse_examples(read_default("examples.en.tsv"), "examples.en.tsv")
     assert len(texts) >= 800 and set(intents) == set(INTENTS)
-    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout10_en")}
+    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout11_en")}
     assert not fresh & {t.lower() for t in texts}  # the measuring set stays out of the examples
 
 
@@ -131,6 +131,28 @@ def test_a_weak_phrase_match_is_overruled_only_by_a_sure_opinion() -> None:
     assert got.matched.endswith("over ~'call me back'='cal me bak'(91)")
 
 
+def test_two_words_are_overruled_only_by_a_very_sure_opinion() -> None:
+    text = "honestly I have zero intention to pay this one"
+    assert classify(text, "en", NOW, NY).matched == "en:promise_to_pay:'pay this'"
+    got = classify(text, "en", NOW, NY, Fake("refuse", 0.91))
+    assert got.intent == "refuse" and got.matched.endswith(" over 'pay this'")
+    assert classify(text, "en", NOW, NY, Fake("refuse", 0.89)).intent == "promise_to_pay"
+    fake = Fake("refuse", 0.99)
+    assert classify("I can pay this", "en", NOW, NY, fake).intent == "promise_to_pay"  # most of it
+    assert fake.asked == []
+    # an intent the answer negates stays out ("not now, try me monday": the "try me" is negated)
+    assert classify(
+        "not now, try me monday around noon", "en", NOW, NY, Fake("callback_later", 0.99)
+    ).intent == ("inconvenient_time")
+
+
+def test_a_misheard_phrase_may_become_no_answer() -> None:
+    text = "sorry, could you say that again please"
+    assert classify(text, "en", NOW, NY).matched == "en:promise_to_pay:~'pay that'='say that'(88)"
+    got = classify(text, "en", NOW, NY, Fake("unknown", 0.8))
+    assert got.intent == "unknown" and got.matched.endswith(" over ~'pay that'='say that'(88)")
+
+
 def test_a_legal_flag_is_never_overruled() -> None:
     """A missed stop-calling costs a violation; a wrong one, a lost call: the phrase keeps its effect."""
     fake = Fake("request_agent", 0.99)
@@ -192,11 +214,12 @@ def rows(name: str) -> list[str]:
     return [ln for ln in (FIXTURES / f"{name}.tsv").read_text("utf-8").splitlines() if ln and ln[0] != "#"]
 
 
-@pytest.mark.parametrize(("name", "floor"), [("heldout10_en", 0.94)])
+@pytest.mark.parametrize(("name", "floor"), [("heldout11_en", 0.975), ("heldout12_en", 0.965)])
 def test_the_real_opinion_on_a_set_it_was_not_built_from(name: str, floor: float) -> None:
-    """heldout10 was written after everything here was fixed, and measured once: 175/200 by the
-    lexicon alone, 189/200 with the second opinion (text level; bench/speech_accuracy.py has the
-    telephone band). The floor leaves a line of room for float differences between CPUs."""
+    """heldout11 and heldout12 were written after everything here was fixed, and measured once: 187
+    and 181 of 200 by the lexicon alone, 196 and 194 with the second opinion (text level;
+    bench/speech_accuracy.py has the telephone band). The floors leave a line of room for float
+    differences between CPUs."""
     opinion = semantic.load("en")
     assert opinion is not None
     lexical = with_opinion = 0

@@ -48,15 +48,16 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
 9. Second opinion (English, when the caller passes one: `semantic.load("en")`): a classifier trained
    on labelled answers gives an intent and a probability. It replaces the lexicon's guess (step 7's
    offer from a bare amount or date, or step 8's nothing matched) at probability >= 0.4, and it
-   overrules a weak phrase match (a fuzzy one, or one word deciding an answer of four or more words)
-   at >= 0.7, with the probability as confidence (below the IVR's 0.6 the question is asked again) and
+   overrules a phrase that decided on little: a fuzzy one, or one word deciding an answer of four or
+   more words, at >= 0.7; two words deciding five or more, at >= 0.9. The probability becomes the
+   confidence (below the IVR's 0.6 the question is asked again) and
    `matched` naming the nearest example of its intent: "en:callback_later:like(0.55) 'Call me after
    six in the evening.'", plus " over 'no'" when it overruled a phrase.  It never overrules a legal
    flag (attorney, cease, dispute, wrong_number), never yields affirm or deny (a yes or no verifies
    identity and confirms read-backs: it must be said), never an intent whose phrase the answer negates
    ("i do not have a lawyer" is not attorney, however close it is to "talk to my lawyer"), never
-   overrules a heard phrase with unknown, and an offered amount or date stays a promise when the
-   opinion says payment plan.
+   overrules a phrase heard exactly with unknown (a misheard one, yes: "can you say that again" is not
+   "pay that"), and an offered amount or date stays a promise when the opinion says payment plan.
 Slots are parsed (slots.py) for the winner's slot kinds only (promise: date+amount+time, already_paid: a
 date in the past, callback: date+time, dispute: the amount said to be right ...); a promise with no date
 but "right now"/"right away" is for today.  `matched` names what decided: "en:cease:'stop calling'",
@@ -80,7 +81,8 @@ from dunline.ivr.speech.types import IntentResult, Lang, Neighbour, Slots
 UNKNOWN_CONFIDENCE = 0.1
 PROMISE_BY_SLOTS = 0.75  # above the IVR's reprompt threshold: the read-back confirms it anyway
 BY_EXAMPLE_MIN = 0.4  # the opinion's probability needed to replace a guess
-OVERRULE_MIN = 0.7  # ... to overrule a weak phrase match (_weak)
+OVERRULE_MIN = 0.7  # ... to overrule a misheard phrase or one word (_overrule_at)
+OVERRULE_SHORT_MIN = 0.9  # ... to overrule two words
 WEAK_MIN_TOKENS = 4
 NEVER_BY_EXAMPLE = frozenset({"affirm", "deny"})
 
@@ -327,14 +329,21 @@ def _guessed(result: IntentResult) -> bool:
     return ":slots(" in result.matched or result.matched.endswith(":unknown:no phrase matched")
 
 
-def _weak(result: IntentResult, match: Match | None, text: str, lex: Lexicon) -> bool:
-    """The lexicon decided on little: a misheard phrase, or one word in an answer of four or more
-    ("no" in "six forty? no, it was like two hundred, somebody padded that number"). Never a legal
-    flag: a phrase that may mean "stop calling" keeps its effect whatever the opinion says."""
+def _overrule_at(result: IntentResult, match: Match | None, text: str, lex: Lexicon) -> float | None:
+    """How sure the opinion must be to overrule a phrase that decided on little, or None where it may
+    not: a misheard phrase, or one word deciding an answer of four or more words ("no" in "six forty?
+    no, it was like two hundred, somebody padded that number"): 0.7; two words deciding five or more
+    ("not now" in "not now, try me monday at noon"): 0.9. Never a legal flag: a phrase that may mean
+    "stop calling" keeps its effect whatever the opinion says."""
     if match is None or result.intent in lex.always_count or ":slots(" in result.matched:
-        return False
-    one_word = match.end - match.start == 1 and len(normalise(text, lex)) >= WEAK_MIN_TOKENS
-    return "~" in match.matched or one_word
+        return None
+    words = len(normalise(text, lex))
+    span = match.end - match.start
+    if "~" in match.matched or (span == 1 and words >= WEAK_MIN_TOKENS):
+        return OVERRULE_MIN
+    if span == 2 and words >= WEAK_MIN_TOKENS + 1:
+        return OVERRULE_SHORT_MIN
+    return None
 
 
 def _by_example(
@@ -345,20 +354,20 @@ def _by_example(
     tz: ZoneInfo,
     opinion: Opinion,
     *,
-    overrule: bool = False,
+    overrule: float | None = None,
 ) -> IntentResult:
     near = opinion.nearest(text)
-    needed = OVERRULE_MIN if overrule else BY_EXAMPLE_MIN
+    needed = BY_EXAMPLE_MIN if overrule is None else overrule
     if near.probability < needed or near.intent == guess.intent or near.intent in NEVER_BY_EXAMPLE:
         return guess
-    if overrule and near.intent == "unknown":
+    if overrule is not None and near.intent == "unknown" and ":~" not in guess.matched:
         return guess  # a phrase was heard: "no idea" from the examples does not erase it
-    if not overrule and guess.intent == "promise_to_pay" and near.intent == "payment_plan":
+    if overrule is None and guess.intent == "promise_to_pay" and near.intent == "payment_plan":
         return guess  # an amount or a date offered is a promise however it is put; the read-back checks it
     if near.intent in negated(text, lex.lang):
         return guess  # "i do not have a lawyer" is close to "talk to my lawyer", and means the opposite
     matched = f"{lex.lang}:{near.intent}:like({near.probability:.2f}) {near.example!r}"
-    if overrule:
+    if overrule is not None:
         matched += f" over {guess.matched.split(':', 2)[2]}"
     if near.intent == "unknown":
         return IntentResult("unknown", UNKNOWN_CONFIDENCE, matched=matched)
@@ -376,8 +385,8 @@ def classify(
     lex = load(lang)
     if _guessed(result):
         return _by_example(result, text, lex, now, tz, opinion)
-    if _weak(result, match, text, lex):
-        return _by_example(result, text, lex, now, tz, opinion, overrule=True)
+    if (needed := _overrule_at(result, match, text, lex)) is not None:
+        return _by_example(result, text, lex, now, tz, opinion, overrule=needed)
     return result
 
 

@@ -3,7 +3,7 @@
 The phrase lexicon decides most answers and says which phrase decided. It tops out on new phrasing
 ("better time would be Thursday around noon" has no callback phrase, so its date made it an offer to
 pay). Each answer can also be embedded as a sentence (all-MiniLM-L6-v2, `minilm.py`) and given to a
-softmax classifier trained on about 3,700 labelled answers; `intents.classify` decides when that opinion
+softmax classifier trained on about 5,000 labelled answers; `intents.classify` decides when that opinion
 counts. The explanation is the probability and the nearest example of the intent it gives:
 `en:callback_later:like(0.83) 'Give me a call Thursday evening, six o'clock'`.
 
