@@ -48,7 +48,7 @@ class Listener:
         self.lang = lang
         self.tz = tz
         self.time_limit_s = time_limit_s
-        self.opinion = opinion  # the nearest-example second opinion (English), or None
+        self.opinion = opinion  # the intents' second opinion (English), or None
         self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
         self.speculative_hits = 0  # answers taken from a decode started at the first short pause
         self.turn_ms: list[float] = []  # speech end -> reply playback started, per answered turn

@@ -184,7 +184,8 @@ class SpeechSettings(_Frozen):
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     second_opinion: bool = Field(
         default=True,
-        description="English answers the lexicon only guesses are compared with labelled examples (MiniLM)",
+        description="English answers the lexicon only guesses, or decides on one or two words, also go to a "
+        "classifier trained on labelled examples (MiniLM embeddings)",
     )
     asr_time_limit_s: float = Field(
         default=5.0, gt=0, le=30, description="an answer not decoded by then is 'not understood'"

@@ -88,7 +88,7 @@ NEVER_BY_EXAMPLE = frozenset({"affirm", "deny"})
 
 
 class Opinion(Protocol):
-    """A second opinion: the nearest labelled example (semantic.Semantic)."""
+    """A second opinion: a classifier over labelled examples (semantic.Semantic)."""
 
     def nearest(self, text: str) -> Neighbour: ...
 
@@ -333,7 +333,7 @@ def _overrule_at(result: IntentResult, match: Match | None, text: str, lex: Lexi
     """How sure the opinion must be to overrule a phrase that decided on little, or None where it may
     not: a misheard phrase, or one word deciding an answer of four or more words ("no" in "six forty?
     no, it was like two hundred, somebody padded that number"): 0.7; two words deciding five or more
-    ("not now" in "not now, try me monday at noon"): 0.9. Never a legal flag: a phrase that may mean
+    ("pay this" in "i have zero intention to pay this one"): 0.9. Never a legal flag: a phrase that may mean
     "stop calling" keeps its effect whatever the opinion says."""
     if match is None or result.intent in lex.always_count or ":slots(" in result.matched:
         return None

@@ -11,7 +11,7 @@ The examples are `config/defaults/examples.en.tsv`. Their embeddings and the cla
 (plain gradient descent on the cross-entropy, L2-regularised, deterministic: the same file gives the
 same weights) are computed once and cached under `<cache>/models/`, keyed by the file's hash, the
 training settings and the model package version (`dunline models install` builds the cache; a missing
-cache is built on first use, a few seconds).
+cache is built on first use: about 25 s on two cores).
 
 Why not scikit-learn: one softmax layer over 384 numbers needs twenty lines of NumPy, not a 40 MB
 dependency. `Semantic.nearest(text)` is pure compute; `load(lang)` reads files (once per process).
