@@ -64,12 +64,16 @@ class Semantic:
     weights: Floats  # (dimensions, len(INTENTS)): the softmax classifier over SCALE * embedding
     bias: Floats
 
+    @functools.cached_property
+    def _labels(self) -> NDArray[np.str_]:
+        return np.array(self.intents)  # once, not per answer
+
     def nearest(self, text: str) -> Neighbour:
         query = self.encoder.encode([text])[0]
         probs = softmax((SCALE * query.astype(np.float64)) @ self.weights + self.bias)
         best = int(np.argmax(probs))
         intent = INTENTS[best]
-        sims = np.where(np.array(self.intents) == intent, self.bank @ query, -2.0)
+        sims = np.where(self._labels == intent, self.bank @ query, -2.0)
         like = int(np.argmax(sims))
         return Neighbour(intent, float(probs[best]), self.texts[like], float(sims[like]))
 
