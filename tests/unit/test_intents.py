@@ -225,6 +225,34 @@ def test_negation(text: str, lang: Lang, not_intent: str, intent: str) -> None:
     assert got == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # a negation or an "if" ends at a comma or a full stop
+        ("Now's not good, call back Wednesday at two thirty.", "callback_later"),
+        ("Not now. Try me Monday.", "callback_later"),
+        ("Not me, call my lawyer.", "attorney"),
+        # ... but not at a comma around a filler: a hesitation
+        ("I'm not, uh, going to pay that", "refuse"),
+        ("Now's not good call back Wednesday", "inconvenient_time"),  # unpunctuated: negated
+        # a misheard phrase does not reach across a sentence: "know. maybe" is not "know anyone"
+        ("I lost my job, so I don't know. Maybe we could do a plan later.", "hardship"),
+        ("I don't know anyone named Marcus.", "wrong_number"),
+    ],
+)
+def test_negation_and_misheard_phrases_stay_in_their_clause(text: str, intent: str) -> None:
+    assert c(text, "en") == intent
+
+
+def test_marks_are_the_punctuation_before_each_token() -> None:
+    from dunline.ivr.speech.lexicon import normalise_marked
+
+    toks, marks = normalise_marked("I can't, uh, pay. Um, $200 at 3 p.m., OK", load("en"))
+    assert toks == ["i", "cannot", "pay", "200", "dollars", "at", "3", "pm", "ok"]
+    assert marks == [0, 0, 0, 2, 0, 0, 0, 0, 1]
+    assert normalise_marked("别再打了，好吗", load("zh"))[1] == [0] * 6
+
+
 def test_matched_explains_the_decision() -> None:
     r = classify("Please stop calling me.", "en", NOW, NY)
     assert (r.intent, r.matched) == ("cease", "en:cease:'stop calling'")

@@ -140,9 +140,9 @@ def test_two_words_are_overruled_only_by_a_very_sure_opinion() -> None:
     fake = Fake("refuse", 0.99)
     assert classify("I can pay this", "en", NOW, NY, fake).intent == "promise_to_pay"  # most of it
     assert fake.asked == []
-    # an intent the answer negates stays out ("not now, try me monday": the "try me" is negated)
+    # an intent the answer negates stays out (unpunctuated, "not now try me": the "try me" is negated)
     assert classify(
-        "not now, try me monday around noon", "en", NOW, NY, Fake("callback_later", 0.99)
+        "not now try me monday around noon", "en", NOW, NY, Fake("callback_later", 0.99)
     ).intent == ("inconvenient_time")
 
 

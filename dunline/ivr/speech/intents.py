@@ -19,7 +19,11 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    lower, and `matched` shows what was heard: "en:cease:'stop calling'(heard 'stop coloring')".
 3. Negation: in a `negatable` intent a match with a negator (not, never, cannot / 不 没 别) in the few
    tokens before it is dropped ("i do not have a lawyer" is not attorney, "i cannot pay" is not
-   promise_to_pay); a fuzzy window may not contain a negator its phrase lacks.  Negations that carry
+   promise_to_pay); a fuzzy window may not contain a negator its phrase lacks.  A negation (or an
+   "if") stays in its clause: it does not reach across a comma or a full stop the recogniser wrote
+   ("now is not good, call back wednesday" is callback_later; a comma around a dropped filler is a
+   hesitation, "i am not, uh, going to pay"), and neither does a fuzzy window ("i do not know. maybe"
+   is not "i do not know anyone").  Negations that carry
    their own meaning are phrases of other intents ("not my number" -> wrong_number, "cannot pay" ->
    hardship, "not paying" -> refuse).
    A `conditional` intent's match right after "if"/"whether" is a hypothesis and dropped ("what if i
@@ -74,7 +78,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
-from dunline.ivr.speech.lexicon import NUM, IntentLex, Lexicon, load, normalise
+from dunline.ivr.speech.lexicon import NUM, IntentLex, Lexicon, load, normalise, normalise_marked
 from dunline.ivr.speech.slots import Prefer, local_today, parse_amount, parse_date, parse_time
 from dunline.ivr.speech.types import IntentResult, Lang, Neighbour, Slots
 
@@ -101,14 +105,22 @@ class Match:
     matched: str
 
 
-def _negated(toks: list[str], start: int, lex: Lexicon) -> bool:
-    return any(t in lex.negators for t in toks[max(0, start - lex.negation_window) : start])
+def _before(toks: list[str], marks: list[int], start: int, lex: Lexicon) -> list[str]:
+    """The few tokens before `start` in its own clause: a negation or an "if" does not reach across a
+    comma or a full stop ("now is not good. call back wednesday" asks for a callback)."""
+    first = max(0, start - lex.negation_window)
+    for k in range(start - 1, first - 1, -1):
+        if marks[k + 1]:
+            return toks[k + 1 : start]
+    return toks[first:start]
 
 
-def _hypothetical(il: IntentLex, toks: list[str], start: int, lex: Lexicon) -> bool:
-    return il.conditional and any(
-        t in lex.conditionals for t in toks[max(0, start - lex.negation_window) : start]
-    )
+def _negated(toks: list[str], marks: list[int], start: int, lex: Lexicon) -> bool:
+    return any(t in lex.negators for t in _before(toks, marks, start, lex))
+
+
+def _hypothetical(il: IntentLex, toks: list[str], marks: list[int], start: int, lex: Lexicon) -> bool:
+    return il.conditional and any(t in lex.conditionals for t in _before(toks, marks, start, lex))
 
 
 def _token_eq(pt: str, tok: str, alike: frozenset[str] = frozenset()) -> bool:
@@ -119,7 +131,12 @@ SOUND_ALIKE_PENALTY = 0.03  # a phrase heard through a known sound-alike ranks b
 
 
 def _exact(
-    il: IntentLex, toks: list[str], lex: Lexicon, spans: list[tuple[int, int]], after: int = 0
+    il: IntentLex,
+    toks: list[str],
+    marks: list[int],
+    lex: Lexicon,
+    spans: list[tuple[int, int]],
+    after: int = 0,
 ) -> Match | None:
     """Best exact phrase (else pattern) match; every exact phrase span found is added to `spans`.
     A match in the last clause (from token `after`) is preferred to a longer one before it.
@@ -135,9 +152,9 @@ def _exact(
         for i in range(len(toks) - n + 1):
             window = toks[i : i + n]
             if all(_token_eq(p, t, a) for p, t, a in zip(phrase, window, alike, strict=True)):
-                if il.negatable and not own_neg and _negated(toks, i, lex):
+                if il.negatable and not own_neg and _negated(toks, marks, i, lex):
                     continue
-                if _hypothetical(il, toks, i, lex):
+                if _hypothetical(il, toks, marks, i, lex):
                     continue
                 spans.append((i, i + n))
                 text = lex.join(phrase)
@@ -153,7 +170,9 @@ def _exact(
     for pat in il.patterns:
         for m in pat.finditer(joined):
             i, j = (m.start(), m.end()) if lex.lang == "zh" else _token_span(joined, m.start(), m.end())
-            if not (il.negatable and _negated(toks, i, lex)) and not _hypothetical(il, toks, i, lex):
+            if not (il.negatable and _negated(toks, marks, i, lex)) and not _hypothetical(
+                il, toks, marks, i, lex
+            ):
                 return Match(0.95, i, j, f"{lex.lang}:{il.name}:/{pat.pattern}/")
     return None
 
@@ -167,8 +186,11 @@ def _close_tokens(window: list[str], phrase: tuple[str, ...]) -> bool:
     return all(fuzz.ratio(w, p) >= 50 for w, p in zip(window, phrase, strict=True))
 
 
-def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, int]]) -> Match | None:
-    """Best fuzzy phrase match whose window does not overlap an exact match of another intent."""
+def _fuzzy(
+    il: IntentLex, toks: list[str], marks: list[int], lex: Lexicon, taken: list[tuple[int, int]]
+) -> Match | None:
+    """Best fuzzy phrase match whose window does not overlap an exact match of another intent, nor
+    reach across a comma or a full stop ("i do not know. maybe" is not "i do not know anyone")."""
     joined = lex.join(toks)
     best: tuple[float, int, int, str, str] | None = None
     for phrase in il.phrases:
@@ -183,7 +205,7 @@ def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, 
                 window = toks[i : i + size]
                 if {t for t in window if t in lex.negators} != {t for t in phrase if t in lex.negators}:
                     continue  # a negator gained or lost is a different meaning, however close
-                if any(a < i + size and i < b for a, b in taken):
+                if any(a < i + size and i < b for a, b in taken) or any(marks[i + 1 : i + size]):
                     continue
                 score = fuzz.ratio(lex.join(window), text)
                 need = lex.fuzzy_threshold + {n: 0, n + 1: 6}.get(size, 10)  # a dropped word costs most
@@ -192,9 +214,9 @@ def _fuzzy(il: IntentLex, toks: list[str], lex: Lexicon, taken: list[tuple[int, 
                         continue
                     if n == 1 and (phrase[0].startswith(window[0]) or window[0].startswith(phrase[0])):
                         continue  # "month" is not "monthly", "pay" is not "payment": another word
-                    if il.negatable and phrase[0] not in lex.negators and _negated(toks, i, lex):
+                    if il.negatable and phrase[0] not in lex.negators and _negated(toks, marks, i, lex):
                         continue
-                    if _hypothetical(il, toks, i, lex):
+                    if _hypothetical(il, toks, marks, i, lex):
                         continue
                     best = (score, i, i + size, text, lex.join(window))
     if best is None:
@@ -215,12 +237,12 @@ def _clause_start(toks: list[str], lex: Lexicon) -> int:
 def candidates(text: str, lang: Lang) -> dict[str, Match]:
     """Every intent that matches `text`, with its best match (before priority)."""
     lex = load(lang)
-    toks = normalise(text, lex)
+    toks, marks = normalise_marked(text, lex)
     found: dict[str, Match] = {}
     taken: list[tuple[int, int]] = []
     cut = _clause_start(toks, lex)
     for name, il in lex.intents.items():
-        if (m := _exact(il, toks, lex, taken, 0 if name in lex.always_count else cut)) is not None:
+        if (m := _exact(il, toks, marks, lex, taken, 0 if name in lex.always_count else cut)) is not None:
             found[name] = m
             taken.append((m.start, m.end))
     # the longer phrase is the more specific one: a match inside another intent's longer match goes
@@ -239,7 +261,7 @@ def candidates(text: str, lang: Lang) -> dict[str, Match]:
         # legal flag (a misheard "stop calling" must still stop the calls)
         if name in found or (exact and name not in lex.always_count):
             continue
-        if (m := _fuzzy(il, toks, lex, taken)) is not None:
+        if (m := _fuzzy(il, toks, marks, lex, taken)) is not None:
             found[name] = m
     if cut and any(m.start >= cut for n, m in found.items() if n not in lex.always_count):
         found = {n: m for n, m in found.items() if n in lex.always_count or m.start >= cut}
@@ -310,15 +332,15 @@ def negated(text: str, lang: Lang) -> frozenset[str]:
     """Intents whose exact phrase is in `text` but negated or hypothetical ("i do not have a lawyer",
     "what if i paid it"): the lexicon dropped them, and no example may bring them back."""
     lex = load(lang)
-    toks = normalise(text, lex)
+    toks, marks = normalise_marked(text, lex)
     out = set()
     for name, il in lex.intents.items():
         for phrase in il.phrases:
             n = len(phrase)
             for i in range(len(toks) - n + 1):
                 if all(_token_eq(p, t) for p, t in zip(phrase, toks[i : i + n], strict=True)) and (
-                    (il.negatable and phrase[0] not in lex.negators and _negated(toks, i, lex))
-                    or _hypothetical(il, toks, i, lex)
+                    (il.negatable and phrase[0] not in lex.negators and _negated(toks, marks, i, lex))
+                    or _hypothetical(il, toks, marks, i, lex)
                 ):
                     out.add(name)
     return frozenset(out)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from dunline.config.packaged import read_default
-from dunline.ivr.speech.numerals import read_number, tokens
+from dunline.ivr.speech.numerals import STRONG_BREAK, marked_tokens, read_number
 from dunline.ivr.speech.types import INTENTS, Lang
 
 NUM = "#"  # a phrase token that matches any number
@@ -116,39 +116,60 @@ _ZH_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 def normalise(text: str, lex: Lexicon) -> list[str]:
     """The tokens intents are matched on (words for English, characters for Mandarin)."""
+    return normalise_marked(text, lex)[0]
+
+
+def normalise_marked(text: str, lex: Lexicon) -> tuple[list[str], list[int]]:
+    """`normalise(text)` and, per token, the punctuation before it (numerals.WEAK_BREAK for a comma,
+    STRONG_BREAK for the end of a sentence, 0 none; always 0 in Mandarin).  A comma around a dropped
+    filler is a hesitation, not a break ("i am not, uh, going to pay")."""
     text = unicodedata.normalize("NFKC", text).lower()
     for pat, repl in lex.replacements:
         text = pat.sub(repl, text)
     if lex.lang == "zh":
         for f in lex.fillers:
             text = text.replace(f, "")
-        return list(_ZH_DROP.sub("", text))
-    text = text.replace("’", "'")
+        chars = list(_ZH_DROP.sub("", text))
+        return chars, [0] * len(chars)
     words: list[str] = []
-    for tok in tokens(text):
+    marks: list[int] = []
+    pending = 0
+    for tok, mark in marked_tokens(text):
         if tok in lex.fillers:
+            pending = STRONG_BREAK if max(pending, mark) == STRONG_BREAK else -1  # -1: a hesitation
             continue
+        mark = max(pending, mark) if pending >= 0 else (STRONG_BREAK if mark == STRONG_BREAK else 0)
+        pending = 0
         exp = lex.contractions.get(tok)
         if exp is None and tok.endswith("'s"):
             exp = tok[:-2]
-        words.extend((exp or tok.replace("'", "")).split())
+        parts = (exp or tok.replace("'", "")).split()
+        words.extend(parts)
+        marks.extend([mark] + [0] * (len(parts) - 1))
     out: list[str] = []
+    out_marks: list[int] = []
+    carry = 0
     i = 0
     while i < len(words):
         if words[i] == "$":
+            carry = max(carry, marks[i])
             i += 1
             continue
+        mark, carry = max(carry, marks[i]), 0
         num = read_number(words, i) if words[i] != "a" or _spoken_a(words, i) else None
         if num is None or (words[i] == "one" and num[1] == i + 1):  # "no one here": a pronoun
             out.append(words[i])
+            out_marks.append(mark)
             i += 1
             continue
         value, end = num
         out.append(str(int(value)) if value == int(value) else str(value))
+        out_marks.append(mark)
         if i and words[i - 1] == "$":
             out.append("dollars")
+            out_marks.append(0)
         i = end
-    return out
+    return out, out_marks
 
 
 def _spoken_a(words: list[str], i: int) -> bool:

@@ -2,7 +2,8 @@
 
 `tokens(text)` is the one English tokeniser the slot parsers share: lower case, hyphens split,
 "a.m."/"p.m." folded, money ("$200", "1,250.50"), clock ("15:30") and ordinal ("15th") digit tokens kept
-whole.  `read_number(tokens, i)` reads one cardinal starting at token i ("two hundred and fifty",
+whole; `marked_tokens(text)` adds the punctuation before each token (a clause or sentence break).
+`read_number(tokens, i)` reads one cardinal starting at token i ("two hundred and fifty",
 "a thousand", "1,250.50", "2 thousand", "five k") and says where it ended.
 """
 
@@ -80,11 +81,33 @@ _DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _ORD_DIGIT = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
 
 
+WEAK_BREAK, STRONG_BREAK = 1, 2  # a comma or colon before a token; a full stop, ?, !, ; or dash
+
+
 def tokens(text: str) -> list[str]:
-    t = text.lower().replace("-", " ").replace("’", "'")
+    return [tok for tok, _ in marked_tokens(text)]
+
+
+def marked_tokens(text: str) -> list[tuple[str, int]]:
+    """`tokens(text)`, each with the punctuation written before it (after the token before it):
+    0 none, WEAK_BREAK a comma or colon, STRONG_BREAK the end of a sentence ("." "?" "!" ";" "...",
+    a dash between words).  Negation and misheard phrases do not reach across them (intents.py)."""
+    t = text.lower().replace("’", "'")
+    t = re.sub(r"\s[-–—]+\s", " ; ", t).replace("-", " ")
     t = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", t)
     t = re.sub(r"(\d)\s*k\b", r"\1k", t)
-    return _TOKEN.findall(t)
+    out: list[tuple[str, int]] = []
+    end = 0
+    for m in _TOKEN.finditer(t):
+        gap = t[end : m.start()]
+        mark = 0
+        if any(c in gap for c in ".?!;"):
+            mark = STRONG_BREAK
+        elif any(c in gap for c in ",:"):
+            mark = WEAK_BREAK
+        out.append((m.group(), mark if out else 0))
+        end = m.end()
+    return out
 
 
 def is_number_word(tok: str) -> bool:
