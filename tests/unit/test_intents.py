@@ -214,6 +214,9 @@ def test_priority_documented_in_yaml_matches_module() -> None:
         ("I haven't paid it", "en", "already_paid", "unknown"),
         ("I'm not sure", "en", "affirm", "unknown"),
         ("Don't call me back", "en", "callback_later", "cease"),
+        ("No no, I'm not disputing anything, I already paid it", "en", "dispute", "already_paid"),
+        ("I don't dispute the debt, I just can't pay it right now", "en", "dispute", "hardship"),
+        ("You can't prove I owe this", "en", "unknown", "dispute"),  # a negation of its own
         ("我没有律师", "zh", "attorney", "unknown"),
         ("我不会还的", "zh", "promise_to_pay", "refuse"),
         ("不对", "zh", "affirm", "deny"),
