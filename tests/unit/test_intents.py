@@ -247,6 +247,26 @@ def test_negation_and_misheard_phrases_stay_in_their_clause(text: str, intent: s
     assert c(text, "en") == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Quit blowing up my phone every single day", "cease"),
+        ("You guys padded the balance with junk", "dispute"),
+        ("It should only be three hundred, not six forty", "dispute"),
+        ("You're charging me twice for the same thing", "dispute"),
+        ("I paid it, and now you billed me for it again", "dispute"),
+        ("The rest is late fees you people made up", "dispute"),
+        ("I have no intention of paying that", "refuse"),
+        ("I won't be making any payments to you", "refuse"),
+        ("I can clear the balance next Friday", "promise_to_pay"),
+        ("I can do a hundred a week from Friday", "promise_to_pay"),  # a date, not a weekly plan
+        ("I can do a hundred a week", "payment_plan"),
+    ],
+)
+def test_everyday_phrasings(text: str, intent: str) -> None:
+    assert c(text, "en") == intent
+
+
 def test_marks_are_the_punctuation_before_each_token() -> None:
     from dunline.ivr.speech.lexicon import normalise_marked
 

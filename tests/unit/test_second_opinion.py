@@ -115,7 +115,7 @@ def test_when_the_opinion_does_not_count(text: str, opinion: str, probability: f
     assert classify(text, "en", NOW, NY, Fake(opinion, probability)).intent == intent
 
 
-PADDED = "six forty? no, it was like two hundred, somebody padded that number"
+PADDED = "six forty? no, it was like two hundred last time I checked"
 
 
 def test_a_weak_phrase_match_is_overruled_only_by_a_sure_opinion() -> None:
@@ -166,6 +166,10 @@ def test_an_unknown_example_turns_a_guessed_offer_into_no_answer() -> None:
     got = classify("what's the weather gonna be tomorrow", "en", NOW, NY, Fake("unknown", 0.6))
     assert got.intent == "unknown" and got.confidence == UNKNOWN_CONFIDENCE
     assert got.matched == "en:unknown:like(0.60) 'an example'"
+    # ... only when it is fairly sure: an amount and a date said are an offer, and it is read back
+    offer = "December 12th, 600. Write it down."
+    assert classify(offer, "en", NOW, NY, Fake("unknown", 0.59)).intent == "promise_to_pay"
+    assert classify(offer, "en", NOW, NY, Fake("unknown", 0.6)).intent == "unknown"
 
 
 def test_repairs_and_empty_answers_are_not_guesses() -> None:

@@ -51,7 +51,8 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
 8. Nothing matched -> `unknown`, confidence 0.1 (0.05 for an empty answer).
 9. Second opinion (English, when the caller passes one: `semantic.load("en")`): a classifier trained
    on labelled answers gives an intent and a probability. It replaces the lexicon's guess (step 7's
-   offer from a bare amount or date, or step 8's nothing matched) at probability >= 0.4, and it
+   offer from a bare amount or date, or step 8's nothing matched) at probability >= 0.4 (an offer
+   becomes no answer only at >= 0.6: "december 12th, 600. write it down" is read back), and it
    overrules a phrase that decided on little: a fuzzy one, or one word deciding an answer of four or
    more words, at >= 0.7; two words deciding five or more, at >= 0.9. The probability becomes the
    confidence (below the IVR's 0.6 the question is asked again) and
@@ -85,6 +86,7 @@ from dunline.ivr.speech.types import IntentResult, Lang, Neighbour, Slots
 UNKNOWN_CONFIDENCE = 0.1
 PROMISE_BY_SLOTS = 0.75  # above the IVR's reprompt threshold: the read-back confirms it anyway
 BY_EXAMPLE_MIN = 0.4  # the opinion's probability needed to replace a guess
+UNSAY_OFFER_MIN = 0.6  # ... to turn an offer read from an amount or a date into no answer
 OVERRULE_MIN = 0.7  # ... to overrule a misheard phrase or one word (_overrule_at)
 OVERRULE_SHORT_MIN = 0.9  # ... to overrule two words
 WEAK_MIN_TOKENS = 4
@@ -354,7 +356,7 @@ def _guessed(result: IntentResult) -> bool:
 def _overrule_at(result: IntentResult, match: Match | None, text: str, lex: Lexicon) -> float | None:
     """How sure the opinion must be to overrule a phrase that decided on little, or None where it may
     not: a misheard phrase, or one word deciding an answer of four or more words ("no" in "six forty?
-    no, it was like two hundred, somebody padded that number"): 0.7; two words deciding five or more
+    no, it was like two hundred last time i checked"): 0.7; two words deciding five or more
     ("pay this" in "i have zero intention to pay this one"): 0.9. Never a legal flag: a phrase that may mean
     "stop calling" keeps its effect whatever the opinion says."""
     if match is None or result.intent in lex.always_count or ":slots(" in result.matched:
@@ -384,6 +386,8 @@ def _by_example(
         return guess
     if overrule is not None and near.intent == "unknown" and ":~" not in guess.matched:
         return guess  # a phrase was heard: "no idea" from the examples does not erase it
+    if near.intent == "unknown" and ":slots(" in guess.matched and near.probability < UNSAY_OFFER_MIN:
+        return guess
     if overrule is None and guess.intent == "promise_to_pay" and near.intent == "payment_plan":
         return guess  # an amount or a date offered is a promise however it is put; the read-back checks it
     if near.intent in negated(text, lex.lang):
