@@ -19,6 +19,7 @@ from dunline.ivr.speech.minilm import Encoder
 from dunline.ivr.speech.types import INTENTS, Neighbour
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
+FRESH = ("heldout13_en", "heldout14_en", "heldout15_en")  # written after everything here was fixed
 NOW = datetime(2026, 12, 1, 10, 0)
 NY = ZoneInfo("America/New_York")
 
@@ -49,8 +50,8 @@ def test_shipped_examples_cover_every_intent() -> None:
 
     texts, intents = semantic.parse_examples(read_default("examples.en.tsv"), "examples.en.tsv")
     assert len(texts) >= 800 and set(intents) == set(INTENTS)
-    fresh = {ln.split("\t")[0].strip().lower() for ln in rows("heldout11_en")}
-    assert not fresh & {t.lower() for t in texts}  # the measuring set stays out of the examples
+    fresh = {ln.split("\t")[0].strip().lower() for n in FRESH for ln in rows(n)}
+    assert not fresh & {t.lower() for t in texts}  # the measuring sets stay out of the examples
 
 
 @pytest.mark.parametrize(
