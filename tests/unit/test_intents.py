@@ -261,6 +261,24 @@ def test_negation_and_misheard_phrases_stay_in_their_clause(text: str, intent: s
         ("I can clear the balance next Friday", "promise_to_pay"),
         ("I can do a hundred a week from Friday", "promise_to_pay"),  # a date, not a weekly plan
         ("I can do a hundred a week", "payment_plan"),
+        ("The payment went through on Monday", "already_paid"),
+        ("Already handled it, I Venmoed it Sunday", "already_paid"),
+        ("I don't owe anything anymore, I paid it off", "already_paid"),  # not a dispute
+        ("The balance should be zero", "already_paid"),  # zero is no amount in dispute
+        ("I'll have it taken care of by Friday", "promise_to_pay"),
+        ("Call me back tomorrow, actually never mind, just take fifty now", "promise_to_pay"),
+        ("I was sick all spring but I'm working again, I can cover a hundred Friday", "promise_to_pay"),
+        ("I'll pay when pigs fly", "refuse"),
+        ("Why should I pay you anything?", "refuse"),
+        ("Show me a signed contract first", "dispute"),
+        ("Someone stole my wallet and opened cards", "dispute"),
+        ("My hours were cut, I'm not even making rent", "hardship"),  # not "not even mine"
+        ("Don't you ever call me again", "cease"),
+        ("You can call me again tonight at nine", "callback_later"),
+        ("Split in three, seventy each", "payment_plan"),
+        ("Uh-uh", "deny"),
+        ("That'd be me", "affirm"),
+        ("Hold on, somebody's at the door", "unknown"),  # not "at the doctor"
     ],
 )
 def test_everyday_phrasings(text: str, intent: str) -> None:
