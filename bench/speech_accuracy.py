@@ -6,26 +6,27 @@ heldout5_en.tsv (100 answers by a fifth author), heldout6_en.tsv (120 answers by
 seventh tuning round, written before it: not independent), heldout7_en.tsv (150 answers by a seventh
 author who saw neither the lexicon nor any earlier set; never tuned on), heldout8_en.tsv,
 heldout9_en.tsv (150 answers each by an eighth and a ninth author), heldout10_en.tsv, heldout11_en.tsv,
-heldout12_en.tsv (200 answers each by a tenth, an eleventh and a twelfth), heldout13_en.tsv,
-heldout14_en.tsv and heldout15_en.tsv (200 each by a thirteenth, fourteenth and fifteenth) are spoken
-by the piper voice, passed through a telephone channel (8 kHz G.711 mu-law and back to 16 kHz),
-recognised by Whisper base (int8) and classified twice: as shipped (the lexicon plus the second opinion,
-semantic.py) and by the lexicon alone. Reports intent accuracy per set and overall (target >= 95%),
-slot accuracy where the corpus gives slots, ASR milliseconds, and every miss with its transcript.
-Prints JSON; writes bench/results/speech_accuracy.json.
+heldout12_en.tsv (200 answers each by a tenth, an eleventh and a twelfth), heldout13_en.tsv to
+heldout18_en.tsv (200 each by six more authors) are spoken by the piper voice, passed through a
+telephone channel (8 kHz G.711 mu-law and back to 16 kHz), recognised by Whisper base (int8) and
+classified twice: as shipped (the lexicon plus the second opinion, semantic.py) and by the lexicon alone.
+Reports intent accuracy per set and overall (target >= 95%), slot accuracy where the corpus gives
+slots, ASR milliseconds, and every miss with its transcript. Prints JSON; writes
+bench/results/speech_accuracy.json.
 
-heldout13-15 are the sets nothing was ever chosen on: written after the last change, measured once
-(none of their lines is among the examples). The second opinion is trained on the corpus and heldout2-12
+heldout16-18 are the sets nothing was ever chosen on: written after the last change, measured once
+(none of their lines is among the examples). The second opinion is trained on the corpus and heldout2-15
 and on Whisper's transcripts of them, so on those sets it repeats what it was shown; heldout9 measured
 its first version (0.90 text, 0.88 telephone band), heldout10 the classifier's first round (0.945,
-0.905), heldout11 and heldout12 the second (0.96 and 0.935), and their misses were then studied.
+0.905), heldout11 and heldout12 the second (0.96, 0.935), heldout13-15 the third (0.96, 0.855, 0.945),
+and their misses were then studied. Each trio: realistic answers, hard ones, answers to each question.
 The tuning rounds studied the misses of the corpus and heldout2-5 (adding general rules, not their
 sentences), so those sets measure regressions, not generalisation; heldout6's author also wrote the
 seventh round's rules, so it over-states generalisation.
 
     .venv/bin/python bench/speech_accuracy.py [--window 10]
         [--set every|newest|both|heldout|independent|five|six|fresh|eight|nine|ten|eleven|twelve|
-               thirteen|fourteen|fifteen|all]
+               thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|all]
 """
 
 from __future__ import annotations
@@ -61,9 +62,12 @@ NINTH = SPEECH / "heldout9_en.tsv"  # ninth author; measured the first second op
 TENTH = SPEECH / "heldout10_en.tsv"  # tenth author; measured the classifier's first round, now trained on
 ELEVENTH = SPEECH / "heldout11_en.tsv"  # eleventh author, written after all tuning; nothing chosen on it
 TWELFTH = SPEECH / "heldout12_en.tsv"  # twelfth author, likewise ("make it hard", as for heldout10)
-THIRTEENTH = SPEECH / "heldout13_en.tsv"  # written after all tuning, measured once: realistic answers
+THIRTEENTH = SPEECH / "heldout13_en.tsv"  # measured the third round once, then studied: realistic
 FOURTEENTH = SPEECH / "heldout14_en.tsv"  # ... hard but fair answers
 FIFTEENTH = SPEECH / "heldout15_en.tsv"  # ... answers to each of the IVR's questions
+SIXTEENTH = SPEECH / "heldout16_en.tsv"  # written after all tuning, measured once: realistic answers
+SEVENTEENTH = SPEECH / "heldout17_en.tsv"  # ... hard but fair answers
+EIGHTEENTH = SPEECH / "heldout18_en.tsv"  # ... answers to each of the IVR's questions
 
 
 def load(path: Path, every_fifth: bool) -> tuple[datetime, ZoneInfo, list[list[str]]]:
@@ -95,9 +99,12 @@ def sets(choice: str) -> list[tuple[str, Path, bool]]:
         TWELFTH,
         False,
     )
-    thirteen = ("fresh independent set 13 (written after all tuning, measured once)", THIRTEENTH, False)
-    fourteen = ("fresh independent set 14 (written after all tuning, measured once)", FOURTEENTH, False)
-    fifteen = ("fresh independent set 15 (written after all tuning, measured once)", FIFTEENTH, False)
+    thirteen = ("independent set 13 (measured the third round; now among its examples)", THIRTEENTH, False)
+    fourteen = ("independent set 14 (measured the third round; now among its examples)", FOURTEENTH, False)
+    fifteen = ("independent set 15 (measured the third round; now among its examples)", FIFTEENTH, False)
+    sixteen = ("fresh independent set 16 (written after all tuning, measured once)", SIXTEENTH, False)
+    seventeen = ("fresh independent set 17 (written after all tuning, measured once)", SEVENTEENTH, False)
+    eighteen = ("fresh independent set 18 (written after all tuning, measured once)", EIGHTEENTH, False)
     return {
         "all": [("whole corpus", CORPUS, False)],
         "heldout": [held],
@@ -114,7 +121,10 @@ def sets(choice: str) -> list[tuple[str, Path, bool]]:
         "thirteen": [thirteen],
         "fourteen": [fourteen],
         "fifteen": [fifteen],
-        "newest": [thirteen, fourteen, fifteen],
+        "sixteen": [sixteen],
+        "seventeen": [seventeen],
+        "eighteen": [eighteen],
+        "newest": [sixteen, seventeen, eighteen],
         "every": [
             held,
             indep,
@@ -129,6 +139,9 @@ def sets(choice: str) -> list[tuple[str, Path, bool]]:
             thirteen,
             fourteen,
             fifteen,
+            sixteen,
+            seventeen,
+            eighteen,
         ],
     }[choice]
 
@@ -229,7 +242,7 @@ def run() -> int:
         choices=[
             *("every", "both", "heldout", "independent", "five", "six"),
             *("fresh", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"),
-            *("newest", "all"),
+            *("sixteen", "seventeen", "eighteen", "newest", "all"),
         ],
         default="every",
     )
