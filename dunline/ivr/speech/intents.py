@@ -387,7 +387,7 @@ def _by_example(
     if overrule is not None and near.intent == "unknown" and ":~" not in guess.matched:
         return guess  # a phrase was heard: "no idea" from the examples does not erase it
     if near.intent == "unknown" and ":slots(" in guess.matched and near.probability < UNSAY_OFFER_MIN:
-        return guess
+        return guess  # an amount and a date were said: an offer, and the read-back checks it
     if overrule is None and guess.intent == "promise_to_pay" and near.intent == "payment_plan":
         return guess  # an amount or a date offered is a promise however it is put; the read-back checks it
     if near.intent in negated(text, lex.lang):
