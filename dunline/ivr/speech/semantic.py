@@ -71,12 +71,8 @@ class Semantic:
     bias: Floats
 
     @functools.cached_property
-    def _labels(self) -> NDArray[np.str_]:
-        return np.array(self.intents)  # once, not per answer
-
-    @functools.cached_property
     def _label_index(self) -> NDArray[np.intp]:
-        return np.array([INTENTS.index(i) for i in self.intents], dtype=np.intp)
+        return np.array([INTENTS.index(i) for i in self.intents], dtype=np.intp)  # once, not per answer
 
     def nearest(self, text: str) -> Neighbour:
         query = self.encoder.encode([text])[0]
@@ -85,7 +81,7 @@ class Semantic:
         probs = (1.0 - VOTE_SHARE) * learnt + VOTE_SHARE * vote(similarity, self._label_index)
         best = int(np.argmax(probs))
         intent = INTENTS[best]
-        sims = np.where(self._labels == intent, similarity, -2.0)
+        sims = np.where(self._label_index == best, similarity, -2.0)
         like = int(np.argmax(sims))
         return Neighbour(intent, float(probs[best]), self.texts[like], float(sims[like]))
 
