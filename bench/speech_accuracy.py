@@ -27,8 +27,7 @@ sentences), so those sets measure regressions, not generalisation; heldout6's au
 seventh round's rules, so it over-states generalisation.
 
     .venv/bin/python bench/speech_accuracy.py [--window 10]
-        [--set every|newest|both|heldout|independent|five|six|fresh|eight|nine|ten|eleven|twelve|
-               thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|twenty-one|all]
+        [--set NAME]    (a set or a group of sets: every, newest, both, heldout, ..., twenty-one, all)
 """
 
 from __future__ import annotations
@@ -54,25 +53,51 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, pct, report
 
 SPEECH = Path(__file__).parents[1] / "tests" / "fixtures" / "speech"
-CORPUS = SPEECH / "corpus_en.tsv"
-INDEPENDENT = SPEECH / "heldout2_en.tsv"  # an author who never saw the lexicon; misses studied in round 6
-HELDOUT5 = SPEECH / "heldout5_en.tsv"  # a fifth author; its misses were studied in the sixth tuning round
-HELDOUT6 = SPEECH / "heldout6_en.tsv"  # by the seventh round's author, before it: not independent
-FRESH = SPEECH / "heldout7_en.tsv"  # seventh author, never saw the lexicon or earlier sets; never tuned on
-EIGHTH = SPEECH / "heldout8_en.tsv"  # eighth author; measured the first second opinion, then its examples
-NINTH = SPEECH / "heldout9_en.tsv"  # ninth author; measured the first second opinion, now among its examples
-TENTH = SPEECH / "heldout10_en.tsv"  # tenth author; measured the classifier's first round, now trained on
-ELEVENTH = SPEECH / "heldout11_en.tsv"  # eleventh author, written after all tuning; nothing chosen on it
-TWELFTH = SPEECH / "heldout12_en.tsv"  # twelfth author, likewise ("make it hard", as for heldout10)
-THIRTEENTH = SPEECH / "heldout13_en.tsv"  # measured the third round once, then studied: realistic
-FOURTEENTH = SPEECH / "heldout14_en.tsv"  # ... hard but fair answers
-FIFTEENTH = SPEECH / "heldout15_en.tsv"  # ... answers to each of the IVR's questions
-SIXTEENTH = SPEECH / "heldout16_en.tsv"  # measured the fourth round once: realistic answers
-SEVENTEENTH = SPEECH / "heldout17_en.tsv"  # ... hard but fair answers
-EIGHTEENTH = SPEECH / "heldout18_en.tsv"  # ... answers to each of the IVR's questions
-NINETEENTH = SPEECH / "heldout19_en.tsv"  # written after all tuning, measured once: realistic answers
-TWENTIETH = SPEECH / "heldout20_en.tsv"  # ... hard but fair answers
-TWENTY_FIRST = SPEECH / "heldout21_en.tsv"  # ... answers to each of the IVR's questions
+_STUDIED = "now among its examples"
+# --set NAME: (what the set is, its file in SPEECH, every 5th line only)
+SETS: dict[str, tuple[str, str, bool]] = {
+    "heldout": ("held-out corpus lines (every 5th; misses studied in round 6)", "corpus_en", True),
+    "independent": ("independent held-out set 2 (misses studied in round 6)", "heldout2_en", False),
+    "five": ("held-out set 5 (tuned on in round 6)", "heldout5_en", False),
+    "six": ("held-out set 6 (the seventh round's author, written before it)", "heldout6_en", False),
+    "fresh": (
+        "independent set 7 (never tuned on; now among the second opinion's examples)",
+        "heldout7_en",
+        False,
+    ),
+    "eight": (f"independent set 8 (measured the first second opinion; {_STUDIED})", "heldout8_en", False),
+    "nine": (f"independent set 9 (measured the first second opinion; {_STUDIED})", "heldout9_en", False),
+    "ten": (f"independent set 10 (measured the classifier's first round; {_STUDIED})", "heldout10_en", False),
+    "eleven": (
+        f"independent set 11 (measured the classifier's second round; {_STUDIED})",
+        "heldout11_en",
+        False,
+    ),
+    "twelve": (
+        f"independent set 12 (measured the classifier's second round; {_STUDIED})",
+        "heldout12_en",
+        False,
+    ),
+    "thirteen": (f"independent set 13 (measured the third round; {_STUDIED})", "heldout13_en", False),
+    "fourteen": (f"independent set 14 (measured the third round; {_STUDIED})", "heldout14_en", False),
+    "fifteen": (f"independent set 15 (measured the third round; {_STUDIED})", "heldout15_en", False),
+    "sixteen": (f"independent set 16 (measured the fourth round; {_STUDIED})", "heldout16_en", False),
+    "seventeen": (f"independent set 17 (measured the fourth round; {_STUDIED})", "heldout17_en", False),
+    "eighteen": (f"independent set 18 (measured the fourth round; {_STUDIED})", "heldout18_en", False),
+    "nineteen": ("fresh independent set 19 (written after all tuning, measured once)", "heldout19_en", False),
+    "twenty": ("fresh independent set 20 (written after all tuning, measured once)", "heldout20_en", False),
+    "twenty-one": (
+        "fresh independent set 21 (written after all tuning, measured once)",
+        "heldout21_en",
+        False,
+    ),
+}
+GROUPS: dict[str, list[str]] = {
+    "both": ["heldout", "independent"],
+    "newest": ["nineteen", "twenty", "twenty-one"],  # each trio: realistic, hard, each question
+    "every": list(SETS),
+}
+CHOICES = [*GROUPS, *SETS, "all"]
 
 
 def load(path: Path, every_fifth: bool) -> tuple[datetime, ZoneInfo, list[list[str]]]:
@@ -86,78 +111,10 @@ def load(path: Path, every_fifth: bool) -> tuple[datetime, ZoneInfo, list[list[s
 
 
 def sets(choice: str) -> list[tuple[str, Path, bool]]:
-    held = ("held-out corpus lines (every 5th; misses studied in round 6)", CORPUS, True)
-    indep = ("independent held-out set 2 (misses studied in round 6)", INDEPENDENT, False)
-    five = ("held-out set 5 (tuned on in round 6)", HELDOUT5, False)
-    six = ("held-out set 6 (the seventh round's author, written before it)", HELDOUT6, False)
-    fresh = ("independent set 7 (never tuned on; now among the second opinion's examples)", FRESH, False)
-    eight = ("independent set 8 (measured the first second opinion; now among its examples)", EIGHTH, False)
-    nine = ("independent set 9 (measured the first second opinion; now among its examples)", NINTH, False)
-    ten = ("independent set 10 (measured the classifier's first round; now among its examples)", TENTH, False)
-    eleven = (
-        "independent set 11 (measured the classifier's second round; now among its examples)",
-        ELEVENTH,
-        False,
-    )
-    twelve = (
-        "independent set 12 (measured the classifier's second round; now among its examples)",
-        TWELFTH,
-        False,
-    )
-    thirteen = ("independent set 13 (measured the third round; now among its examples)", THIRTEENTH, False)
-    fourteen = ("independent set 14 (measured the third round; now among its examples)", FOURTEENTH, False)
-    fifteen = ("independent set 15 (measured the third round; now among its examples)", FIFTEENTH, False)
-    sixteen = ("independent set 16 (measured the fourth round; now among its examples)", SIXTEENTH, False)
-    seventeen = ("independent set 17 (measured the fourth round; now among its examples)", SEVENTEENTH, False)
-    eighteen = ("independent set 18 (measured the fourth round; now among its examples)", EIGHTEENTH, False)
-    nineteen = ("fresh independent set 19 (written after all tuning, measured once)", NINETEENTH, False)
-    twenty = ("fresh independent set 20 (written after all tuning, measured once)", TWENTIETH, False)
-    twenty_one = ("fresh independent set 21 (written after all tuning, measured once)", TWENTY_FIRST, False)
-    return {
-        "all": [("whole corpus", CORPUS, False)],
-        "heldout": [held],
-        "independent": [indep],
-        "five": [five],
-        "fresh": [fresh],
-        "eight": [eight],
-        "nine": [nine],
-        "both": [held, indep],
-        "six": [six],
-        "ten": [ten],
-        "eleven": [eleven],
-        "twelve": [twelve],
-        "thirteen": [thirteen],
-        "fourteen": [fourteen],
-        "fifteen": [fifteen],
-        "sixteen": [sixteen],
-        "seventeen": [seventeen],
-        "eighteen": [eighteen],
-        "nineteen": [nineteen],
-        "twenty": [twenty],
-        "twenty-one": [twenty_one],
-        "newest": [nineteen, twenty, twenty_one],
-        "every": [
-            held,
-            indep,
-            five,
-            six,
-            fresh,
-            eight,
-            nine,
-            ten,
-            eleven,
-            twelve,
-            thirteen,
-            fourteen,
-            fifteen,
-            sixteen,
-            seventeen,
-            eighteen,
-            nineteen,
-            twenty,
-            twenty_one,
-        ],
-    }[choice]
+    if choice == "all":
+        return [("whole corpus", SPEECH / "corpus_en.tsv", False)]
+    picked = GROUPS.get(choice, [choice])
+    return [(SETS[n][0], SPEECH / f"{SETS[n][1]}.tsv", SETS[n][2]) for n in picked]
 
 
 def share(rows: list[dict[str, Any]], key: str) -> float:
@@ -251,15 +208,7 @@ async def _run(
 
 def run() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--set",
-        choices=[
-            *("every", "both", "heldout", "independent", "five", "six"),
-            *("fresh", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"),
-            *("sixteen", "seventeen", "eighteen", "nineteen", "twenty", "twenty-one", "newest", "all"),
-        ],
-        default="every",
-    )
+    ap.add_argument("--set", choices=CHOICES, default="every")
     ap.add_argument("--window", type=float, default=10.0, help="Whisper encoder window, seconds (30: full)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "speech_accuracy.json"))
     args = ap.parse_args()
