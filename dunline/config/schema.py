@@ -185,7 +185,7 @@ class SpeechSettings(_Frozen):
     second_opinion: bool = Field(
         default=True,
         description="English answers the lexicon only guesses, or decides on one or two words, also go to a "
-        "classifier trained on labelled examples (MPNet sentence embeddings)",
+        "classifier trained on labelled examples (MiniLM embeddings)",
     )
     asr_time_limit_s: float = Field(
         default=5.0, gt=0, le=30, description="an answer not decoded by then is 'not understood'"

