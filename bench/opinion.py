@@ -11,9 +11,6 @@ before and after. Prints one JSON document and writes it to bench/results/opinio
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import resource
 import statistics
 import time
@@ -21,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from common import machine, pct, report
 
 from dunline.ivr.speech import intents, semantic
 
@@ -33,12 +32,7 @@ def _rss_mb() -> float:
 
 
 def _ms(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
-        "n": len(ordered),
-    }
+    return {"p50": round(statistics.median(values), 1), "p95": round(pct(values, 0.95), 1), "n": len(values)}
 
 
 class Counting:
@@ -83,12 +77,7 @@ def main() -> dict[str, Any]:
     doc = {
         "benchmark": "opinion",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
-        },
+        "machine": machine(),
         "model": semantic.PACKAGE,
         "examples": len(opinion.texts),
         "answers": len(texts),
@@ -103,7 +92,4 @@ def main() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    result = main()
-    text = json.dumps(result, indent=2)
-    print(text)
-    (Path(__file__).parent / "results" / "opinion.json").write_text(text + "\n", "utf-8")
+    raise SystemExit(report(main(), Path(__file__).parent / "results" / "opinion.json"))
