@@ -1,6 +1,6 @@
 """The intents' second opinion (semantic.py): what it costs per answer, to load, and in memory.
 
-Over the answers of the newest fresh sets (tests/fixtures/speech/heldout25-27_en.tsv, as text): the
+Over the answers of the newest fresh sets (tests/fixtures/speech/heldout28-30_en.tsv, as text): the
 milliseconds of `Semantic.nearest` (embedding plus classifier plus vote) for every answer, and of
 `classify` with and without the opinion; how many answers ask it at all (most are decided by the
 lexicon); the time to load the model and the cached examples, and the process's resident memory
@@ -24,7 +24,7 @@ from common import machine, pct, report
 from dunline.ivr.speech import intents, semantic
 
 SPEECH = Path(__file__).parents[1] / "tests" / "fixtures" / "speech"
-SETS = ("heldout25_en", "heldout26_en", "heldout27_en")
+SETS = ("heldout28_en", "heldout29_en", "heldout30_en")
 
 
 def _rss_mb() -> float:

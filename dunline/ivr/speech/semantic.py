@@ -3,7 +3,7 @@
 The phrase lexicon decides most answers and says which phrase decided. It tops out on new phrasing
 ("better time would be Thursday around noon" has no callback phrase, so its date made it an offer to
 pay). Each answer can also be embedded as a sentence (all-MiniLM-L6-v2, `minilm.py`) and given to a
-softmax classifier trained on about 9,600 labelled answers, averaged with a vote of the 7 most similar
+softmax classifier trained on about 12,600 labelled answers, averaged with a vote of the 7 most similar
 examples; `intents.classify` decides when that opinion counts. The explanation is the probability and
 the nearest example of the intent it gives:
 `en:callback_later:like(0.83) 'Give me a call Thursday evening, six o'clock'`.
@@ -12,7 +12,7 @@ The examples are `config/defaults/examples.en.tsv`. Their embeddings and the cla
 (plain gradient descent on the cross-entropy, L2-regularised, deterministic: the same file gives the
 same weights) are computed once and cached under `<cache>/models/`, keyed by the file's hash, the
 training settings and the model package version (`dunline models install` builds the cache; a missing
-cache is built on first use: about 35 s on two cores).
+cache is built on first use: about 45 s on two cores).
 
 Why not scikit-learn: one softmax layer over 384 numbers needs twenty lines of NumPy, not a 40 MB
 dependency. `Semantic.nearest(text)` is pure compute; `load(lang)` reads files (once per process).
