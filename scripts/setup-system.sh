@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages Dunline needs on Debian: debootstrap (to build the Asterisk 22 chroot when no system
-# asterisk >= 20 is installed), sox (audio resampling) and espeak-ng (Mandarin / fallback TTS).
+# asterisk >= 20 is installed), sox (audio resampling), espeak-ng (Mandarin / fallback TTS) and
+# chromium (the console's browser tests drive Debian's Chromium through Playwright).
 set -euo pipefail
 need=()
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)
 if ! command -v asterisk >/dev/null 2>&1 && ! command -v debootstrap >/dev/null 2>&1 \
    && ! [ -x /usr/sbin/debootstrap ]; then
   need+=(debootstrap)

@@ -201,8 +201,56 @@ class SpeechSettings(_Frozen):
         return self
 
 
+class ConsoleSettings(_Frozen):
+    """The web console and the `/api/v1` HTTP API served by `dunline serve`."""
+
+    listen: str = Field(default="127.0.0.1:8080", description="HOST:PORT the console and API listen on")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate; with tls_key, serve HTTPS")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    session_idle_min: int = Field(
+        default=30, ge=1, le=1440, description="a console session ends after this idle"
+    )
+    session_max_h: int = Field(
+        default=12, ge=1, le=168, description="a console session ends after this at most"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="failed logins in a row before the user is locked out"
+    )
+    lockout_min: int = Field(default=15, ge=1, le=1440, description="how long a lock-out lasts")
+    login_per_minute: int = Field(
+        default=10, ge=1, le=1000, description="login attempts per client address per minute"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> ConsoleSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
 class Settings(_Frozen):
     var_dir: Path = Path("var")
+    console: ConsoleSettings = ConsoleSettings()
     database: DatabaseSettings = DatabaseSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     trunks: tuple[TrunkSettings, ...] = (TrunkSettings(),)

@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dunline.controller.cli_simulate import add_simulate_commands
     from dunline.controller.cli_speech import add_intent_command
     from dunline.controller.cli_strategy import add_strategy_commands
+    from dunline.controller.cli_web import add_web_commands
 
     add_intent_command(sub)
     add_asr_commands(sub)
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_commands(sub)
     add_campaign_commands(sub)
     add_simulate_commands(sub)
+    add_web_commands(sub)
     return p
 
 

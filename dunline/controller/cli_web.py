@@ -1,0 +1,207 @@
+"""`dunline serve`, `dunline user ...`, `dunline token ...`: the console, its users, the API's tokens.
+
+dunline serve [--listen HOST:PORT]          the console and /api/v1 on console.listen until Ctrl-C
+dunline user add NAME --role ROLE           password prompted twice, or one line on stdin
+dunline user password NAME                  set a new password (ends the user's sessions)
+dunline token create NAME --scopes a,b      prints the token once; only its hash is stored
+dunline token revoke NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import re
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,39}$")
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from dunline.controller.cli_common import settings_from
+
+    return settings_from(args)
+
+
+def _out(args: argparse.Namespace, doc: Any, text: str) -> None:
+    print(json.dumps(doc, default=str) if args.json else text)
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """Prompted twice on a terminal; else the first line of stdin. None (message printed) when unusable."""
+    from dunline.web.passwords import WeakPassword, check_strength
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            print("error: the two passwords differ", file=sys.stderr)
+            return None
+    else:
+        first = sys.stdin.readline().rstrip("\r\n")
+    try:
+        check_strength(first)
+    except WeakPassword as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    settings = _settings(args)
+    if args.listen:
+        try:
+            console = settings.console.model_validate(
+                {**settings.console.model_dump(), "listen": args.listen}
+            )
+        except ValidationError as exc:
+            print(f"error: --listen: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return EXIT_INPUT
+        settings = settings.model_copy(update={"console": console})
+    asyncio.run(_serve(settings))
+    return EXIT_OK
+
+
+async def _serve(settings: Any) -> None:
+    from dunline.controller.app import close_pool, open_database
+    from dunline.web.app import build_app, serve
+
+    pool, where = await open_database(settings)
+    try:
+        app = build_app(settings, pool)
+        await serve(
+            app, settings, ready=lambda url: print(f"console and API on {url} (database {where})", flush=True)
+        )
+    finally:
+        await close_pool(pool)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from dunline.web.roles import ROLES
+
+    if not _NAME.match(args.name):
+        print(
+            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
+        )
+        return EXIT_INPUT
+    if args.role not in ROLES:
+        print(f"error: --role must be one of {', '.join(ROLES)}", file=sys.stderr)
+        return EXIT_INPUT
+    password = _read_password(args)
+    if password is None:
+        return EXIT_INPUT
+    from dunline.store.db import UniqueViolation
+
+    try:
+        asyncio.run(_user_add(args, password))
+    except UniqueViolation as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    _out(args, {"user": args.name, "role": args.role}, f"user {args.name} added ({args.role})")
+    return EXIT_OK
+
+
+async def _user_add(args: argparse.Namespace, password: str) -> None:
+    from dunline.controller.app import database
+    from dunline.store.users import add_user
+    from dunline.web.passwords import hash_password
+
+    hashed = await asyncio.to_thread(hash_password, password)
+    async with database(_settings(args)) as pool:
+        await add_user(pool, args.name, args.role, hashed, actor="cli")
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    if password is None:
+        return EXIT_INPUT
+
+    async def work() -> bool:
+        from dunline.controller.app import database
+        from dunline.store.users import set_password
+        from dunline.web.passwords import hash_password
+
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with database(_settings(args)) as pool:
+            return await set_password(pool, args.name, hashed, actor="cli")
+
+    if not asyncio.run(work()):
+        print(f"error: no user {args.name!r}", file=sys.stderr)
+        return EXIT_INPUT
+    _out(args, {"user": args.name}, f"password of {args.name} changed; their sessions ended")
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from dunline.store.db import UniqueViolation
+    from dunline.web.passwords import new_token
+    from dunline.web.roles import parse_scopes
+
+    if not _NAME.match(args.name):
+        print(
+            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
+        )
+        return EXIT_INPUT
+    try:
+        scopes = parse_scopes(args.scopes)
+    except ValueError as exc:
+        print(f"error: --scopes: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    token = new_token()
+
+    async def work() -> None:
+        from dunline.controller.app import database
+        from dunline.store.users import add_token
+
+        async with database(_settings(args)) as pool:
+            await add_token(pool, args.name, token, scopes, actor="cli")
+
+    try:
+        asyncio.run(work())
+    except UniqueViolation as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    doc = {"name": args.name, "scopes": list(scopes), "token": token}
+    _out(args, doc, f"token {args.name} ({', '.join(scopes)}); shown once, keep it secret:\n{token}")
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    async def work() -> bool:
+        from dunline.controller.app import database
+        from dunline.store.users import revoke_token
+
+        async with database(_settings(args)) as pool:
+            return await revoke_token(pool, args.name, actor="cli")
+
+    if not asyncio.run(work()):
+        print(f"error: no live token {args.name!r}", file=sys.stderr)
+        return EXIT_INPUT
+    _out(args, {"name": args.name, "revoked": True}, f"token {args.name} revoked")
+    return EXIT_OK
+
+
+def add_web_commands(sub: Any) -> None:
+    def leaf(parent: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = parent.add_parser(name, help=help_)
+        sp.add_argument("--json", action="store_true", help="print one JSON document")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    serve = leaf(sub, "serve", cmd_serve, "the web console and the /api/v1 HTTP API")
+    serve.add_argument("--listen", help="HOST:PORT (default: console.listen, 127.0.0.1:8080)")
+    user = sub.add_parser("user", help="console users").add_subparsers(dest="sub", required=True)
+    add = leaf(user, "add", cmd_user_add, "add a console user (password prompted, or one line on stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, help="admin, supervisor, agent, compliance or viewer")
+    leaf(user, "password", cmd_user_password, "set a user's password").add_argument("name")
+    tok = sub.add_parser("token", help="API tokens").add_subparsers(dest="sub", required=True)
+    create = leaf(tok, "create", cmd_token_create, "create an integration's API token (printed once)")
+    create.add_argument("name")
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. accounts:write,payments:write")
+    leaf(tok, "revoke", cmd_token_revoke, "revoke a token").add_argument("name")

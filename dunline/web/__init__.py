@@ -1,0 +1,1 @@
+"""The web console (server-side HTML: aiohttp-jinja2 + htmx) and the `/api/v1` HTTP API."""
