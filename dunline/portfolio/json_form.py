@@ -27,6 +27,15 @@ def _personal(loc: tuple[str, ...]) -> bool:
     return loc[:1] == ("identity",) or loc[:2] in (("contact", "phones"), ("contact", "city"))
 
 
+def _scrub(loc: tuple[str, ...], error: Any) -> str:
+    """The validator's message without the personal value it may quote ("'+1415' is not a number")."""
+    message = str(error["msg"])
+    value = error.get("input")
+    if _personal(loc) and isinstance(value, str) and value:
+        message = message.replace(repr(value), "the value").replace(value, "***")
+    return message
+
+
 def _shown(loc: tuple[str, ...], value: Any) -> str:
     if _personal(loc) or not isinstance(value, str | int | float):
         return "***" if value not in (None, "") else ""
@@ -113,7 +122,7 @@ def parse_accounts_json(text: str) -> ParseResult:
             for e in exc.errors():
                 loc = tuple(str(p) for p in e["loc"])
                 shown = _shown(loc, e.get("input"))
-                errors.append(RowError(n, ".".join(loc) or "(document)", shown, e["msg"]))
+                errors.append(RowError(n, ".".join(loc) or "(document)", shown, _scrub(loc, e)))
             continue
         row, bad = _row(doc, n)
         errors += bad

@@ -22,7 +22,7 @@ import jinja2
 from aiohttp import web
 
 from dunline.config.schema import Settings
-from dunline.web import api, filters, login, roles, security, views
+from dunline.web import api, campaigns, filters, login, monitor, roles, security, views
 from dunline.web.context import SERVICES, Services
 
 log = logging.getLogger("dunline.web")
@@ -42,7 +42,13 @@ def _routes(app: web.Application) -> None:
     r.add_get("/accounts/{ref}/audit", views.account_audit, name="account.audit")
     r.add_post("/accounts/{ref}/hold", views.hold, name="account.hold")
     r.add_get("/compliance", views.compliance_profiles, name="compliance.profiles")
+    r.add_get("/compliance/purge", views.purge_preview, name="compliance.purge")
     r.add_get("/users", views.users_page, name="users")
+    r.add_get("/campaigns", campaigns.campaign_list, name="campaigns")
+    r.add_post("/campaigns", campaigns.create, name="campaign.create")
+    r.add_get("/campaigns/{id}", campaigns.campaign_page, name="campaign")
+    r.add_post("/campaigns/{id}/{command}", campaigns.control, name="campaign.control")
+    r.add_get("/campaigns/{id}/events", campaigns.events, name="campaign.events")
     r.add_static("/static", WEB / "static", name="static", append_version=True)
     api.add_routes(app)
 
@@ -75,6 +81,7 @@ def build_app(
     )
     filters.install(env)
     _routes(app)
+    monitor.install(app, pool, clock)
     check_route_table(app)
     return app
 

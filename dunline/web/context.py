@@ -21,6 +21,8 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+SESSION = web.RequestKey("session", Session)
+TOKEN = web.RequestKey("token", Token)
 SESSION_COOKIE = "dunline_session"
 LOGIN_COOKIE = "dunline_login"  # the login form's CSRF value (double submit, before any session)
 
@@ -31,15 +33,15 @@ def services(request: web.Request) -> Services:
 
 def session(request: web.Request) -> Session:
     """The logged-in user's session (set by the auth middleware on every non-public console route)."""
-    found = request.get("session")
-    if not isinstance(found, Session):
+    found: Session | None = request.get(SESSION)
+    if found is None:
         raise web.HTTPUnauthorized(text="not logged in")
     return found
 
 
 def token(request: web.Request) -> Token:
-    found = request.get("token")
-    if not isinstance(found, Token):
+    found: Token | None = request.get(TOKEN)
+    if found is None:
         raise web.HTTPUnauthorized(text="no valid API token")
     return found
 

@@ -3,10 +3,12 @@
 Console roles, from most to least power:
 
     admin        everything, users and trunks included
-    supervisor   portfolio, debtor pages (may unmask), campaigns, agents, the compliance views (read)
+    supervisor   portfolio, debtor pages (may unmask), campaigns (create, control, watch), the compliance
+                 views (read)
     agent        the portfolio and debtor pages (masked), the agent desktop
-    compliance   portfolio, debtor pages (may unmask), audit, holds, profiles, the purge preview
-    viewer       the portfolio and debtor pages, masked, read only
+    compliance   portfolio, debtor pages (may unmask), audit, holds, profiles, the purge preview, campaigns
+                 (watch)
+    viewer       the portfolio and debtor pages, masked, and the campaign monitors, read only
 
 `CONSOLE` maps each route name to the roles allowed on it; a route missing from it is refused to all
 (the app checks at start-up that every named route has a row). API tokens carry scopes instead of
@@ -27,6 +29,8 @@ SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 _ALL: Final[frozenset[Role]] = frozenset(ROLES)
 _UNMASK: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance"})
 _COMPLIANCE_READ: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance"})
+_WATCH: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance", "viewer"})
+_STEER: Final[frozenset[Role]] = frozenset({"admin", "supervisor"})
 _COMPLIANCE_WRITE: Final[frozenset[Role]] = frozenset({"admin", "compliance"})
 
 CONSOLE: Final[dict[str, frozenset[Role]]] = {
@@ -39,6 +43,11 @@ CONSOLE: Final[dict[str, frozenset[Role]]] = {
     "compliance.profiles": _COMPLIANCE_READ,
     "compliance.purge": _COMPLIANCE_READ,
     "users": frozenset({"admin"}),
+    "campaigns": _WATCH,
+    "campaign": _WATCH,
+    "campaign.events": _WATCH,
+    "campaign.create": _STEER,
+    "campaign.control": _STEER,
 }
 
 # Routes anyone may reach, logged in or not (the login page itself, static files, the health check).

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from dunline.store import users
 from dunline.web import roles
-from dunline.web.context import SESSION_COOKIE, services
+from dunline.web.context import SESSION, SESSION_COOKIE, TOKEN, services
 
 log = logging.getLogger("dunline.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,7 +101,7 @@ async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse
         raise web.HTTPForbidden(text=f"route {name} has no scope")
     if needed is not None and needed not in token.scopes:
         raise web.HTTPForbidden(text=f"this token lacks the scope {needed}")
-    request["token"] = token
+    request[TOKEN] = token
     return await handler(request)
 
 
@@ -135,5 +135,5 @@ async def console_auth(request: web.Request, handler: Handler) -> web.StreamResp
             sent = str((await request.post()).get("csrf", ""))
         if not sent or not hmac.compare_digest(sent, found.csrf_token):
             raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page and try again")
-    request["session"] = found
+    request[SESSION] = found
     return await handler(request)

@@ -82,7 +82,9 @@ def _base(request: web.Request, **extra: Any) -> dict[str, Any]:
         (label, href)
         for label, href, route in (
             ("Accounts", "/accounts", "accounts"),
+            ("Campaigns", "/campaigns", "campaigns"),
             ("Compliance", "/compliance", "compliance.profiles"),
+            ("Purge preview", "/compliance/purge", "compliance.purge"),
             ("Users", "/users", "users"),
         )
         if roles.allowed(route, s.role)
@@ -247,3 +249,12 @@ async def compliance_profiles(request: web.Request) -> web.StreamResponse:
 async def users_page(request: web.Request) -> web.StreamResponse:
     found = await users.list_users(services(request).pool)
     return aiohttp_jinja2.render_template("users.html", request, _base(request, users=found))
+
+
+async def purge_preview(request: web.Request) -> web.StreamResponse:
+    """What the retention purge would delete now (a dry run: nothing is deleted from here)."""
+    from dunline.controller.retention import purge
+
+    svc = services(request)
+    doc = await purge(svc.pool, svc.clock(), dry_run=True)
+    return aiohttp_jinja2.render_template("purge.html", request, _base(request, doc=doc))

@@ -1,0 +1,3 @@
+"""Fixtures of the console tests: see web_stack.py."""
+
+from web_stack import console, pg, pool  # noqa: F401
