@@ -175,8 +175,13 @@ def cmd_asterisk(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from dunline.controller.demo import render_table, run_demo
 
-    doc = asyncio.run(run_demo(_settings(args), keep=args.keep))
+    settings = _settings(args)
+    doc = asyncio.run(run_demo(settings, keep=args.keep or args.serve))
     _print(args, doc, render_table(doc))
+    if args.serve:
+        from dunline.controller.cli_web import serve_demo
+
+        serve_demo(settings)
     return EXIT_OK if doc["calls"] else EXIT_FAIL
 
 
@@ -213,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = leaf(sub, "demo", cmd_demo, "a short real campaign on the embedded defaults")
     demo.add_argument("--keep", action="store_true", help="leave Asterisk and PostgreSQL running")
+    demo.add_argument(
+        "--serve", action="store_true", help="then serve the console on the demo's data (implies --keep)"
+    )
 
     from dunline.controller.cli_asr import add_asr_commands
     from dunline.controller.cli_campaign import add_campaign_commands

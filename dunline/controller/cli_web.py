@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import re
@@ -79,6 +80,34 @@ async def _serve(settings: Any) -> None:
         )
     finally:
         await close_pool(pool)
+
+
+def serve_demo(settings: Any) -> None:
+    """After `dunline demo --serve`: a `demo` admin (a new random password, printed here once), then
+    the console on the demo's database until Ctrl-C. Asterisk and PostgreSQL stay up (`make down`)."""
+    from dunline.web.passwords import new_secret
+
+    password = new_secret()[:20]
+
+    async def prepare() -> None:
+        from dunline.controller.app import database
+        from dunline.store.users import add_user, find_user, set_password
+        from dunline.web.passwords import hash_password
+
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with database(settings) as pool:
+            if await find_user(pool, "demo") is None:
+                await add_user(pool, "demo", "admin", hashed, actor="demo")
+            else:
+                await set_password(pool, "demo", hashed, actor="demo")
+
+    asyncio.run(prepare())
+    print(
+        f"console: log in as demo / {password} (admin); Ctrl-C stops it;"
+        " `make down` stops Asterisk and PostgreSQL"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings))
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

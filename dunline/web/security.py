@@ -52,7 +52,11 @@ def _route_name(request: web.Request) -> str | None:
 def _error(request: web.Request, status: int, message: str, **extra: object) -> web.Response:
     if request.path.startswith("/api/"):
         return web.json_response({"error": message, **extra}, status=status)
-    body = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{_escape(message)}</p>"
+    body = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title></head>'
+        f'<body><main><h1>{status}</h1><p>{_escape(message)}</p><p><a href="/">Back to Dunline</a></p></main>'
+        "</body></html>"
+    )
     return web.Response(text=body, status=status, content_type="text/html")
 
 
