@@ -257,11 +257,72 @@ async def get_audit(request: web.Request) -> web.StreamResponse:
     return _json(trail)
 
 
+class CampaignIn(BaseModel):
+    """A campaign as `dunline campaign create` takes it (docs/dialer.md); validated by the dialer's spec."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=80)
+    mode: str = Field(description="ivr, preview, progressive or predictive")
+
+
+def _campaign_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise web.HTTPNotFound(text=f"no campaign {text!r}")
+    return int(text)
+
+
+async def create_campaign(request: web.Request) -> web.StreamResponse:
+    from dunline.dialer.campaign_spec import CampaignSpecError, parse_spec
+    from dunline.store import campaigns
+
+    try:
+        raw = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _invalid("the body is not JSON", [{"field": "(body)", "reason": str(exc)}])
+    if not isinstance(raw, dict):
+        return _invalid("a campaign is a JSON object", [{"field": "(body)", "reason": "not an object"}])
+    try:
+        spec = parse_spec(raw)
+    except (ValueError, CampaignSpecError) as exc:
+        return _invalid("bad campaign; nothing was stored", [{"field": "(spec)", "reason": str(exc)}])
+    async with services(request).pool.acquire() as conn, conn.transaction():
+        cid = await campaigns.create(conn, spec.model_dump(mode="json"), actor=f"api:{token(request).name}")
+    return _json({"campaign": cid, "status": "created", "spec": spec.model_dump(mode="json")}, status=201)
+
+
+async def campaign_status(request: web.Request) -> web.StreamResponse:
+    from dunline.store import monitor
+
+    svc = services(request)
+    async with svc.pool.acquire() as conn:
+        snap = await monitor.snapshot(conn, _campaign_id(request), svc.clock())
+    if snap is None:
+        raise web.HTTPNotFound(text=f"no campaign {request.match_info['id']}")
+    return _json(snap)
+
+
+async def campaign_command(request: web.Request) -> web.StreamResponse:
+    from dunline.store import campaigns
+
+    cid = _campaign_id(request)
+    command = request.match_info["command"]
+    if command not in ("start", "pause", "resume", "stop"):
+        raise web.HTTPNotFound(text=f"no campaign command {command!r}; one of start, pause, resume, stop")
+    async with services(request).pool.acquire() as conn:
+        try:
+            status = await campaigns.move(conn, cid, command, actor=f"api:{token(request).name}")
+        except campaigns.CampaignError as exc:
+            return _json({"error": str(exc), "errors": []}, status=409)
+    return _json({"campaign": cid, "status": status})
+
+
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1, generated from the pydantic models the handlers validate with."""
     ref = "#/components/schemas/{model}"
     schemas: dict[str, Any] = {}
-    for model in (AccountProfile, PaymentsIn, UpsertResult, ErrorOut):
+    for model in (AccountProfile, PaymentsIn, UpsertResult, ErrorOut, CampaignIn):
         s = model.model_json_schema(ref_template=ref)
         schemas.update(s.pop("$defs", {}))
         schemas[model.__name__] = s
@@ -288,6 +349,14 @@ def openapi_document() -> dict[str, Any]:
         "schema": {"type": "string", "maxLength": 200},
     }
     account_param = {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+    campaign_param = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    commands = {"enum": ["start", "pause", "resume", "stop"]}
+    command_param = {"name": "command", "in": "path", "required": True, "schema": commands}
 
     def read(summary: str, scope: str) -> dict[str, Any]:
         return {
@@ -340,6 +409,38 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/accounts/{ref}/audit": read(
                 "Every gate decision and ledger entry, oldest first", "audit:read"
             ),
+            "/api/v1/campaigns": {
+                "post": {
+                    "summary": "Define a campaign (status created), as `dunline campaign create`",
+                    "security": [{"token": ["campaigns:write"]}],
+                    "requestBody": body({"$ref": ref.format(model="CampaignIn")}),
+                    "responses": {"201": ok(None, "created"), **errors},
+                }
+            },
+            "/api/v1/campaigns/{id}": {
+                "get": {
+                    "summary": "A campaign's live numbers (the monitor's snapshot)",
+                    "parameters": [campaign_param],
+                    "security": [{"token": ["campaigns:read"]}],
+                    "responses": {
+                        "200": ok(None, "found"),
+                        "404": {"description": "no such campaign"},
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/campaigns/{id}/{command}": {
+                "post": {
+                    "summary": "start, pause, resume or stop a campaign",
+                    "parameters": [campaign_param, command_param],
+                    "security": [{"token": ["campaigns:write"]}],
+                    "responses": {
+                        "200": ok(None, "moved"),
+                        "409": ok("ErrorOut", "not allowed from its status"),
+                        **errors,
+                    },
+                }
+            },
         },
     }
 
@@ -357,3 +458,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/accounts/{ref}/plan", get_plan, name="api.account.plan")
     r.add_get("/api/v1/accounts/{ref}/timeline", get_timeline, name="api.account.timeline")
     r.add_get("/api/v1/accounts/{ref}/audit", get_audit, name="api.account.audit")
+    r.add_post("/api/v1/campaigns", create_campaign, name="api.campaigns.create")
+    r.add_get("/api/v1/campaigns/{id}", campaign_status, name="api.campaign")
+    r.add_post("/api/v1/campaigns/{id}/{command}", campaign_command, name="api.campaign.command")

@@ -62,6 +62,9 @@ API: Final[dict[str, Scope]] = {
     "api.account.timeline": "accounts:read",
     "api.account.audit": "audit:read",
     "api.payments": "payments:write",
+    "api.campaigns.create": "campaigns:write",
+    "api.campaign": "campaigns:read",
+    "api.campaign.command": "campaigns:write",
 }
 
 

@@ -109,6 +109,9 @@ API_ROUTES = [
     ("GET", "/api/v1/accounts/ACC-1001/plan"),
     ("GET", "/api/v1/accounts/ACC-1001/timeline"),
     ("GET", "/api/v1/accounts/ACC-1001/audit"),
+    ("POST", "/api/v1/campaigns"),
+    ("GET", "/api/v1/campaigns/1"),
+    ("POST", "/api/v1/campaigns/1/start"),
     ("GET", "/api/v1/no-such-route"),
 ]
 

@@ -152,3 +152,25 @@ async def test_openapi_is_valid_and_matches_the_routes(console: Console) -> None
     }
     assert set(spec["paths"]) == routes
     assert "AccountProfile" in spec["components"]["schemas"]
+
+
+async def test_campaign_create_control_and_status(console: Console) -> None:
+    h = auth(console)
+    bad = await console.client.post(
+        "/api/v1/campaigns", data=json.dumps({"name": "x", "mode": "robo"}), headers=h
+    )
+    assert bad.status == 422 and "mode" in (await bad.json())["errors"][0]["reason"]
+    r = await console.client.post(
+        "/api/v1/campaigns", data=json.dumps({"name": "API run", "mode": "ivr"}), headers=h
+    )
+    assert r.status == 201
+    cid = (await r.json())["campaign"]
+    assert (await (await console.client.post(f"/api/v1/campaigns/{cid}/start", headers=h)).json())[
+        "status"
+    ] == "running"
+    again = await console.client.post(f"/api/v1/campaigns/{cid}/resume", headers=h)
+    assert again.status == 409 and "running" in (await again.json())["error"]
+    snap = await (await console.client.get(f"/api/v1/campaigns/{cid}", headers=h)).json()
+    assert snap["status"] == "running" and snap["name"] == "API run" and snap["abandon_cap"] == 0.03
+    assert (await console.client.get("/api/v1/campaigns/999", headers=h)).status == 404
+    assert (await console.client.get("/api/v1/campaigns/abc", headers=h)).status == 404
