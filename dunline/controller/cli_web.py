@@ -1,10 +1,13 @@
-"""`dunline serve`, `dunline user ...`, `dunline token ...`: the console, its users, the API's tokens.
+"""`dunline serve`, `dunline user ...`, `dunline token ...`, `dunline webhook ...`: the console, its
+users, the API's tokens, the outbound webhooks.
 
-dunline serve [--listen HOST:PORT]          the console and /api/v1 on console.listen until Ctrl-C
-dunline user add NAME --role ROLE           password prompted twice, or one line on stdin
-dunline user password NAME                  set a new password (ends the user's sessions)
-dunline token create NAME --scopes a,b      prints the token once; only its hash is stored
-dunline token revoke NAME
+    dunline serve [--listen HOST:PORT]          the console, /api/v1 and the webhook sender until Ctrl-C
+    dunline user add NAME --role ROLE           password prompted twice, or one line on stdin
+    dunline user password NAME                  set a new password (ends the user's sessions)
+    dunline token create NAME --scopes a,b      prints the token once; only its hash is stored
+    dunline token revoke NAME
+    dunline webhook add NAME URL --events a,b   prints the signing secret once
+    dunline webhook list | remove NAME
 """
 
 from __future__ import annotations
@@ -69,17 +72,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Any) -> None:
+    """The console and API, and the webhook sender, until cancelled (Ctrl-C)."""
     from dunline.controller.app import close_pool, open_database
+    from dunline.web import hook_sender
     from dunline.web.app import build_app, serve
 
     pool, where = await open_database(settings)
+
+    def ready(url: str) -> None:
+        print(f"console and API on {url} (database {where})", flush=True)
+
     try:
         app = build_app(settings, pool)
-        await serve(
-            app, settings, ready=lambda url: print(f"console and API on {url} (database {where})", flush=True)
-        )
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(hook_sender.run(pool, _utcnow), name="webhooks")
+            tg.create_task(serve(app, settings, ready=ready), name="console")
     finally:
         await close_pool(pool)
+
+
+def _utcnow() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
 
 
 def serve_demo(settings: Any) -> None:
@@ -215,6 +230,74 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_webhook_add(args: argparse.Namespace) -> int:
+    from dunline.store.db import UniqueViolation
+    from dunline.web.hooks import HookError, check_events, check_url
+    from dunline.web.passwords import new_secret
+
+    if not _NAME.match(args.name):
+        print(
+            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
+        )
+        return EXIT_INPUT
+    try:
+        url, events = check_url(args.url), check_events(args.events)
+    except HookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    secret = new_secret()
+
+    async def work() -> None:
+        from dunline.controller.app import database
+        from dunline.store import webhooks
+
+        async with database(_settings(args)) as pool:
+            await webhooks.add(pool, args.name, url, secret, events, actor="cli")
+
+    try:
+        asyncio.run(work())
+    except UniqueViolation as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    doc = {"name": args.name, "url": url, "events": list(events), "secret": secret}
+    text = f"webhook {args.name} -> {url} ({', '.join(events)}); signing secret, shown once:\n{secret}"
+    _out(args, doc, text)
+    return EXIT_OK
+
+
+def cmd_webhook_list(args: argparse.Namespace) -> int:
+    async def work() -> list[dict[str, Any]]:
+        from dunline.controller.app import database
+        from dunline.store import webhooks
+
+        async with database(_settings(args)) as pool:
+            return await webhooks.listing(pool)
+
+    found = asyncio.run(work())
+    lines = [
+        f"{h['name']}: {h['url']} ({', '.join(h['events'])}){' disabled' if h['disabled'] else ''};"
+        f" delivered {h['delivered']}, pending {h['pending']}, failed {h['failed']}"
+        for h in found
+    ]
+    _out(args, found, "\n".join(lines) or "no webhook")
+    return EXIT_OK
+
+
+def cmd_webhook_remove(args: argparse.Namespace) -> int:
+    async def work() -> bool:
+        from dunline.controller.app import database
+        from dunline.store import webhooks
+
+        async with database(_settings(args)) as pool:
+            return await webhooks.remove(pool, args.name, actor="cli")
+
+    if not asyncio.run(work()):
+        print(f"error: no active webhook {args.name!r}", file=sys.stderr)
+        return EXIT_INPUT
+    _out(args, {"name": args.name, "disabled": True}, f"webhook {args.name} disabled")
+    return EXIT_OK
+
+
 def add_web_commands(sub: Any) -> None:
     def leaf(parent: Any, name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
         sp: argparse.ArgumentParser = parent.add_parser(name, help=help_)
@@ -234,3 +317,14 @@ def add_web_commands(sub: Any) -> None:
     create.add_argument("name")
     create.add_argument("--scopes", required=True, help="comma-separated, e.g. accounts:write,payments:write")
     leaf(tok, "revoke", cmd_token_revoke, "revoke a token").add_argument("name")
+    hook = sub.add_parser("webhook", help="outbound webhooks").add_subparsers(dest="sub", required=True)
+    add_hook = leaf(
+        hook, "add", cmd_webhook_add, "send events to a URL, HMAC-SHA256 signed (secret printed once)"
+    )
+    add_hook.add_argument("name")
+    add_hook.add_argument("url")
+    add_hook.add_argument(
+        "--events", required=True, help="comma-separated: outcome, promise, opt_out, payment_due"
+    )
+    leaf(hook, "list", cmd_webhook_list, "webhooks and their deliveries")
+    leaf(hook, "remove", cmd_webhook_remove, "stop sending to a webhook").add_argument("name")

@@ -182,6 +182,7 @@ async def record_outcome(
             _jsonable(detail),
         )
         await ledger(conn, acct, attempt_id, "call", "inbound", f"ivr.{outcome}", detail)
+        await _report(conn, acct, attempt_id, outcome, detail, flag)
         if flag == "wrong_number":  # a fact about the number, not the account: never call it again
             await conn.execute(
                 "UPDATE phones SET wrong_number = true"
@@ -197,6 +198,32 @@ async def record_outcome(
             await audit(
                 conn, "ivr", "account.flag", f"account:{acct}", {"flag": flag, "attempt": str(attempt_id)}
             )
+
+
+async def _report(
+    conn: asyncpg.Connection,
+    account_id: int,
+    attempt_id: uuid.UUID,
+    outcome: str,
+    detail: Mapping[str, Any],
+    flag: str | None,
+) -> None:
+    """The webhook events of an outcome, in its transaction (no number, no name: the account and what
+    was said)."""
+    from dunline.store.webhooks import emit
+
+    ref = await conn.fetchval("SELECT account_ref FROM accounts WHERE id = $1", account_id)
+    slots = {k: v for k, v in dict(detail.get("slots") or {}).items() if v not in (None, "")}
+    base = {"account": ref, "attempt": str(attempt_id), "channel": "call"}
+    await emit(
+        conn, "outcome", _jsonable({**base, "outcome": outcome, "slots": slots, "by": detail.get("by")})
+    )
+    if outcome == "promise_to_pay":
+        await emit(
+            conn, "promise", _jsonable({**base, "due": slots.get("date"), "amount": slots.get("amount")})
+        )
+    if flag == "cease":
+        await emit(conn, "opt_out", _jsonable({**base, "scope": "all", "source": "call"}))
 
 
 async def attempt_event(

@@ -225,6 +225,10 @@ async def change_flag(
         flags = [f for f in row["flags"] if f != flag] if lift else sorted({*row["flags"], flag})
         await conn.execute("UPDATE accounts SET flags = $2 WHERE id = $1", row["id"], flags)
         action = "flag.lift" if lift else "flag.set"
+        if flag == "cease" and not lift and "cease" not in row["flags"]:
+            from dunline.store.webhooks import emit
+
+            await emit(conn, "opt_out", {"account": account_ref, "scope": "all", "source": actor})
         await audit(
             conn, actor, action, f"account:{row['id']}", {"flag": flag, "reason": reason, "was": row["flags"]}
         )

@@ -97,3 +97,18 @@ def test_serve_answers_on_its_port(var: Path) -> None:
 def test_bad_listen_is_refused(var: Path) -> None:
     r = dunline(var, "serve", "--listen", "localhost")
     assert r.returncode == 2 and "HOST:PORT" in r.stderr
+
+
+def test_webhook_add_validates_url_and_events(var: Path) -> None:
+    r = dunline(var, "webhook", "add", "crm", "http://crm.example.com/hook", "--events", "outcome")
+    assert r.returncode == 2 and "url: plain http" in r.stderr
+    r = dunline(var, "webhook", "add", "crm", "https://crm.example.com/hook", "--events", "outcomes")
+    assert r.returncode == 2 and "events: unknown 'outcomes'" in r.stderr
+    ok = dunline(
+        var, "webhook", "add", "crm", "https://crm.example.com/hook", "--events", "promise,opt_out", "--json"
+    )
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["events"] == ["promise", "opt_out"] and len(doc["secret"]) >= 40
+    listed = json.loads(dunline(var, "webhook", "list", "--json").stdout)
+    assert [h["name"] for h in listed] == ["crm"] and "secret" not in listed[0]
