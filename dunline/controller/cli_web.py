@@ -1,7 +1,9 @@
 """`dunline serve`, `dunline user ...`, `dunline token ...`, `dunline webhook ...`: the console, its
 users, the API's tokens, the outbound webhooks.
 
-    dunline serve [--listen HOST:PORT]          the console, /api/v1 and the webhook sender until Ctrl-C
+    dunline serve [--listen HOST:PORT] [--console-only]
+                                                the controller (PBX, campaigns), the console, /api/v1 and
+                                                the webhook sender, until Ctrl-C
     dunline user add NAME --role ROLE           password prompted twice, or one line on stdin
     dunline user password NAME                  set a new password (ends the user's sessions)
     dunline token create NAME --scopes a,b      prints the token once; only its hash is stored
@@ -67,21 +69,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"error: --listen: {exc.errors()[0]['msg']}", file=sys.stderr)
             return EXIT_INPUT
         settings = settings.model_copy(update={"console": console})
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, controller=not args.console_only))
     return EXIT_OK
 
 
-async def _serve(settings: Any) -> None:
-    """The console and API, and the webhook sender, until cancelled (Ctrl-C)."""
-    from dunline.controller.app import close_pool, open_database
+async def _serve(settings: Any, *, controller: bool = True) -> None:
+    """The console and API and the webhook sender, and unless `controller` is False the controller
+    too (PBX, AMI, ARI, every running campaign), until cancelled (Ctrl-C)."""
+    from dunline.controller.app import Controller, close_pool, open_database
+    from dunline.controller.host import CampaignHost
     from dunline.web import hook_sender
     from dunline.web.app import build_app, serve
 
-    pool, where = await open_database(settings)
-
     def ready(url: str) -> None:
-        print(f"console and API on {url} (database {where})", flush=True)
+        what = "console, API and controller" if controller else "console and API (no controller)"
+        print(f"{what} on {url}", flush=True)
 
+    if controller:
+        async with Controller(settings) as rt:
+            host = CampaignHost(rt)
+            app = build_app(settings, rt.pool, clock=rt.dialer.clock, live=host.live)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(hook_sender.run(rt.pool, rt.dialer.clock), name="webhooks")
+                tg.create_task(host.run(), name="campaigns")
+                tg.create_task(serve(app, settings, ready=ready), name="console")
+        return
+    pool, _where = await open_database(settings)
     try:
         app = build_app(settings, pool)
         async with asyncio.TaskGroup() as tg:
@@ -307,6 +320,11 @@ def add_web_commands(sub: Any) -> None:
 
     serve = leaf(sub, "serve", cmd_serve, "the web console and the /api/v1 HTTP API")
     serve.add_argument("--listen", help="HOST:PORT (default: console.listen, 127.0.0.1:8080)")
+    serve.add_argument(
+        "--console-only",
+        action="store_true",
+        help="serve the console and API without the controller (no PBX here; campaigns run elsewhere)",
+    )
     user = sub.add_parser("user", help="console users").add_subparsers(dest="sub", required=True)
     add = leaf(user, "add", cmd_user_add, "add a console user (password prompted, or one line on stdin)")
     add.add_argument("name")

@@ -114,6 +114,7 @@ class CampaignRunner:
         self.connect_within_s = connect_within_s  # what the router allows before the safe-harbour message
         self.summary = RunSummary(campaign_id, "created")
         self._inflight: set[asyncio.Task[None]] = set()
+        self.pacing: dict[str, Any] = {}  # the last decision of how many calls to place, and why
         self._started = clock()
         self._answer_delay = LogStats(Lognormal.from_mean(8.0, 0.5))
         self._attempts = 0.0
@@ -195,13 +196,23 @@ class CampaignRunner:
                 out.append(pacing.Window(name, abandons, live, span, (now - since).total_seconds()))
         return tuple(out)
 
+    @property
+    def in_flight(self) -> int:
+        """Calls this runner placed that have not ended yet."""
+        return len(self._inflight)
+
     async def how_many(self) -> int:
         mode = self.spec.mode
         channels = min(self.spec.max_concurrent, self.limits.channels)
         if mode == "preview":
             return 0
         if mode == "ivr":
-            return max(0, channels - len(self._inflight))
+            free = max(0, channels - len(self._inflight))
+            self.pacing = {
+                "calls": free,
+                "reason": f"ivr: {len(self._inflight)} of {channels} channels in use",
+            }
+            return free
         board = self.agents.board if self.agents is not None else None
         if board is None:
             return 0
@@ -241,6 +252,7 @@ class CampaignRunner:
             patience_s=self.connect_within_s,
         )
         decision = pacing.decide(snap)
+        self.pacing = {"calls": decision.calls, "reason": decision.reason}
         log.debug("campaign %s: pacing %s (%s)", self.cid, decision.calls, decision.reason)
         return max(0, min(decision.calls, channels - in_use))
 

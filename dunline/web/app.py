@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import asyncpg
@@ -65,8 +66,14 @@ def check_route_table(app: web.Application) -> None:
 
 
 def build_app(
-    settings: Settings, pool: asyncpg.Pool, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    live: Callable[[int], dict[str, Any] | None] | None = None,
 ) -> web.Application:
+    """`live(campaign_id)`: what the controller in this process knows of a campaign it runs (the
+    pacer, agents); None when the console runs without a controller."""
     app = web.Application(
         middlewares=[security.headers, security.api_auth, security.console_auth],
         client_max_size=8 * 1024 * 1024,
@@ -81,7 +88,7 @@ def build_app(
     )
     filters.install(env)
     _routes(app)
-    monitor.install(app, pool, clock)
+    monitor.install(app, pool, clock, live)
     check_route_table(app)
     return app
 

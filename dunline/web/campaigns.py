@@ -88,6 +88,8 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
         snap = await monitor_store.snapshot(conn, cid, svc.clock())
     if snap is None:
         raise web.HTTPNotFound(text=f"no campaign {cid}")
+    live = request.app[MONITOR].live
+    snap["here"] = live(cid) if live is not None else None
     s = session(request)
     ctx = _base(request, s=snap, commands=COMMANDS, may_control=roles.allowed("campaign.control", s.role))
     return aiohttp_jinja2.render_template("campaign.html", request, ctx)

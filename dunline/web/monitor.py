@@ -47,7 +47,9 @@ class Monitor:
         clock: Callable[[], datetime],
         render: Callable[[dict[str, Any]], str],
         interval_s: float = 1.0,
+        live: Callable[[int], dict[str, Any] | None] | None = None,
     ) -> None:
+        self.live = live  # what the controller running the campaign in this process adds
         self.pool = pool
         self.clock = clock
         self.render = render
@@ -59,6 +61,8 @@ class Monitor:
             try:
                 async with self.pool.acquire() as conn:
                     snap = await store.snapshot(conn, feed.campaign_id, self.clock())
+                if snap is not None:
+                    snap["here"] = self.live(feed.campaign_id) if self.live is not None else None
                 panel = self.render(snap) if snap is not None else ""
             except Exception:  # a failed round is logged and retried; watchers keep the last one
                 log.exception("monitor of campaign %s: snapshot failed", feed.campaign_id)
@@ -135,10 +139,15 @@ def _event(name: str, data: str) -> bytes:
 MONITOR = web.AppKey("monitor", Monitor)
 
 
-def install(app: web.Application, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:
+def install(
+    app: web.Application,
+    pool: asyncpg.Pool,
+    clock: Callable[[], datetime],
+    live: Callable[[int], dict[str, Any] | None] | None = None,
+) -> None:
     env = aiohttp_jinja2.get_env(app)
     template = env.get_template("monitor_panel.html")
-    app[MONITOR] = Monitor(pool, clock, lambda snap: template.render(s=snap))
+    app[MONITOR] = Monitor(pool, clock, lambda snap: template.render(s=snap), live=live)
 
     async def close(app: web.Application) -> None:
         await app[MONITOR].close()

@@ -64,7 +64,15 @@ def test_serve_answers_on_its_port(var: Path) -> None:
     token = json.loads(made.stdout)["token"]
     port = free_port()
     env = {**os.environ, "DUNLINE_VAR_DIR": str(var)}
-    cmd = [sys.executable, "-m", "dunline.controller.cli", "serve", "--listen", f"127.0.0.1:{port}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dunline.controller.cli",
+        "serve",
+        "--console-only",
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
