@@ -88,7 +88,8 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
     if controller:
         async with Controller(settings) as rt:
             host = CampaignHost(rt)
-            app = build_app(settings, rt.pool, clock=rt.dialer.clock, live=host.live)
+            desk = attach_desk(rt, host)
+            app = build_app(settings, rt.pool, clock=rt.dialer.clock, live=host.live, desk=desk)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(hook_sender.run(rt.pool, rt.dialer.clock), name="webhooks")
                 tg.create_task(host.run(), name="campaigns")
@@ -102,6 +103,28 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
             tg.create_task(serve(app, settings, ready=ready), name="console")
     finally:
         await close_pool(pool)
+
+
+def attach_desk(rt: Any, host: Any) -> Any:
+    """The agent desktop on this controller: screen pops go to it (and to the log, ids only)."""
+    from dunline.controller.app import _log_screen
+    from dunline.web.desk import Desk
+
+    desk = Desk(
+        rt.pool,
+        rt.agents,
+        host,
+        rt.dialer.clock,
+        render=lambda _n, _c: "",
+        caller_id=rt.settings.trunk.caller_id,
+    )
+
+    def on_screen(event: dict[str, Any]) -> None:
+        _log_screen(event)
+        desk.on_screen(event)
+
+    rt.agents.on_screen = on_screen
+    return desk
 
 
 def _utcnow() -> Any:

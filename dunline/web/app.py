@@ -23,8 +23,9 @@ import jinja2
 from aiohttp import web
 
 from dunline.config.schema import Settings
-from dunline.web import api, campaigns, filters, login, monitor, roles, security, views
+from dunline.web import api, campaigns, desk_views, filters, login, monitor, roles, security, views
 from dunline.web.context import SERVICES, Services
+from dunline.web.desk import DESK, Desk
 
 log = logging.getLogger("dunline.web")
 WEB = Path(str(files("dunline.web")))
@@ -52,6 +53,7 @@ def _routes(app: web.Application) -> None:
     r.add_get("/campaigns/{id}/events", campaigns.events, name="campaign.events")
     r.add_static("/static", WEB / "static", name="static", append_version=True)
     api.add_routes(app)
+    desk_views.add_routes(app)
 
 
 def check_route_table(app: web.Application) -> None:
@@ -71,9 +73,11 @@ def build_app(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     live: Callable[[int], dict[str, Any] | None] | None = None,
+    desk: Desk | None = None,
 ) -> web.Application:
     """`live(campaign_id)`: what the controller in this process knows of a campaign it runs (the
-    pacer, agents); None when the console runs without a controller."""
+    pacer, agents); None when the console runs without a controller. `desk`: the agent desktop's link
+    to this process's agent pool (None: no controller here, the desk says so)."""
     app = web.Application(
         middlewares=[security.headers, security.api_auth, security.console_auth],
         client_max_size=8 * 1024 * 1024,
@@ -89,6 +93,14 @@ def build_app(
     filters.install(env)
     _routes(app)
     monitor.install(app, pool, clock, live)
+    if desk is not None:
+        desk.render = lambda name, ctx: env.get_template(name).render(**ctx)
+        app[DESK] = desk
+
+        async def close_desk(app: web.Application) -> None:
+            await app[DESK].close()
+
+        app.on_shutdown.append(close_desk)
     check_route_table(app)
     return app
 

@@ -5,7 +5,8 @@ Console roles, from most to least power:
     admin        everything, users and trunks included
     supervisor   portfolio, debtor pages (may unmask), campaigns (create, control, watch), the compliance
                  views (read)
-    agent        the portfolio and debtor pages (masked), the agent desktop
+    agent        the portfolio and debtor pages (masked), the agent desktop (also open to admin and
+                 supervisor)
     compliance   portfolio, debtor pages (may unmask), audit, holds, profiles, the purge preview, campaigns
                  (watch)
     viewer       the portfolio and debtor pages, masked, and the campaign monitors, read only
@@ -31,6 +32,7 @@ _UNMASK: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance"
 _COMPLIANCE_READ: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance"})
 _WATCH: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "compliance", "viewer"})
 _STEER: Final[frozenset[Role]] = frozenset({"admin", "supervisor"})
+_DESK: Final[frozenset[Role]] = frozenset({"admin", "supervisor", "agent"})
 _COMPLIANCE_WRITE: Final[frozenset[Role]] = frozenset({"admin", "compliance"})
 
 CONSOLE: Final[dict[str, frozenset[Role]]] = {
@@ -48,6 +50,22 @@ CONSOLE: Final[dict[str, frozenset[Role]]] = {
     "campaign.events": _WATCH,
     "campaign.create": _STEER,
     "campaign.control": _STEER,
+    **{
+        f"desk{suffix}": _DESK
+        for suffix in (
+            "",
+            ".events",
+            ".login",
+            ".logout",
+            ".pause",
+            ".ready",
+            ".disposition",
+            ".plan",
+            ".preview",
+            ".dial",
+            ".skip",
+        )
+    },
 }
 
 # Routes anyone may reach, logged in or not (the login page itself, static files, the health check).

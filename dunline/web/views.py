@@ -83,6 +83,7 @@ def _base(request: web.Request, **extra: Any) -> dict[str, Any]:
         for label, href, route in (
             ("Accounts", "/accounts", "accounts"),
             ("Campaigns", "/campaigns", "campaigns"),
+            ("Agent desktop", "/desk", "desk"),
             ("Compliance", "/compliance", "compliance.profiles"),
             ("Purge preview", "/compliance/purge", "compliance.purge"),
             ("Users", "/users", "users"),

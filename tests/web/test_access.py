@@ -10,6 +10,7 @@ from dunline.web.app import build_app
 from dunline.web.roles import CONSOLE, ROLES
 
 ALL = set(ROLES)
+DESK = {"admin", "supervisor", "agent"}
 # route name -> (method, path, roles allowed): what a collections operation expects
 EXPECTED = {
     "home": ("GET", "/", ALL),
@@ -26,6 +27,17 @@ EXPECTED = {
     "campaign.events": ("GET", "/campaigns/1/events", ALL - {"agent"}),
     "campaign.create": ("POST", "/campaigns", {"admin", "supervisor"}),
     "campaign.control": ("POST", "/campaigns/1/start", {"admin", "supervisor"}),
+    "desk": ("GET", "/desk", DESK),
+    "desk.events": ("GET", "/desk/events", DESK),
+    "desk.login": ("POST", "/desk/login", DESK),
+    "desk.logout": ("POST", "/desk/logout", DESK),
+    "desk.pause": ("POST", "/desk/pause", DESK),
+    "desk.ready": ("POST", "/desk/ready", DESK),
+    "desk.disposition": ("POST", "/desk/disposition", DESK),
+    "desk.plan": ("GET", "/desk/plan", DESK),
+    "desk.preview": ("GET", "/desk/preview?campaign=1", DESK),
+    "desk.dial": ("POST", "/desk/dial", DESK),
+    "desk.skip": ("POST", "/desk/skip", DESK),
 }
 FORMS = {
     "account.hold": {"flag": "hardship", "action": "set", "reason": "test: documented hardship"},
@@ -65,7 +77,10 @@ async def test_role_sees_exactly_its_routes(console: Console, role: str) -> None
         r.close()  # the monitor's event stream never ends by itself
         if name == "campaign.control" and r.status == 303:
             await console.pool.execute("UPDATE campaigns SET status = 'created' WHERE id = 1")
-        ok = r.status in (200, 303)
+        assert r.status < 500, f"{role} {method} {path}: {r.status}"
+        # allowed: the page or the action answers (a desk action answers 409 here: no controller in
+        # this test's process); refused: 403
+        ok = r.status not in (401, 403)
         assert ok == (role in allowed), f"{role} {method} {path}: {r.status}"
         if not ok:
             assert r.status == 403
