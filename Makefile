@@ -47,6 +47,7 @@ bench: setup   # about 45 minutes on 2 cores; results with the machine in bench/
 	$(BIN)/python bench/turns.py --staggered --calls 8,12,16,20,24,32,40,48 --out bench/results/turns_staggered.json
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/console.py
 
 down: $(STAMP)
 	$(BIN)/dunline asterisk down
