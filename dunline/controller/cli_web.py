@@ -80,6 +80,7 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
     from dunline.controller.host import CampaignHost
     from dunline.web import hook_sender
     from dunline.web.app import build_app, serve
+    from dunline.web.trunks import live_status
 
     def ready(url: str) -> None:
         what = "console, API and controller" if controller else "console and API (no controller)"
@@ -89,7 +90,10 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
         async with Controller(settings) as rt:
             host = CampaignHost(rt)
             desk = attach_desk(rt, host)
-            app = build_app(settings, rt.pool, clock=rt.dialer.clock, live=host.live, desk=desk)
+            status = live_status(rt.ami, settings.trunks)
+            app = build_app(
+                settings, rt.pool, clock=rt.dialer.clock, live=host.live, desk=desk, trunk_status=status
+            )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(hook_sender.run(rt.pool, rt.dialer.clock), name="webhooks")
                 tg.create_task(host.run(), name="campaigns")

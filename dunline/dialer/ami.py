@@ -313,6 +313,20 @@ class Ami:
         reply = await self._request(_build(name, dict(headers or {})), timeout or self._s.action_timeout)
         return _as_dict(reply[0])
 
+    async def action_list(
+        self,
+        name: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> list[dict[str, str]]:
+        """Send an action answered by an event list (PJSIPShowContacts, CoreShowChannels ...); return
+        the list's events, without the Response and the closing ...Complete event."""
+        if isinstance(name, str) and name.lower() in _RESERVED_ACTIONS:
+            raise AmiValueError(f"action {name!r} is not allowed here (use originate())")
+        reply = await self._request(_build(name, dict(headers or {})), timeout or self._s.action_timeout)
+        return [_as_dict(m) for m in reply[1:] if not str(m.get("Event", "")).endswith("Complete")]
+
     async def ping(self) -> float:
         loop = asyncio.get_running_loop()
         start = loop.time()

@@ -23,7 +23,7 @@ import jinja2
 from aiohttp import web
 
 from dunline.config.schema import Settings
-from dunline.web import api, campaigns, desk_views, filters, login, monitor, roles, security, views
+from dunline.web import api, campaigns, desk_views, filters, login, monitor, roles, security, trunks, views
 from dunline.web.context import SERVICES, Services
 from dunline.web.desk import DESK, Desk
 
@@ -45,7 +45,9 @@ def _routes(app: web.Application) -> None:
     r.add_post("/accounts/{ref}/hold", views.hold, name="account.hold")
     r.add_get("/compliance", views.compliance_profiles, name="compliance.profiles")
     r.add_get("/compliance/purge", views.purge_preview, name="compliance.purge")
+    r.add_get("/compliance/abandon", views.abandon_report, name="compliance.abandon")
     r.add_get("/users", views.users_page, name="users")
+    r.add_get("/trunks", trunks.page, name="trunks")
     r.add_get("/campaigns", campaigns.campaign_list, name="campaigns")
     r.add_post("/campaigns", campaigns.create, name="campaign.create")
     r.add_get("/campaigns/{id}", campaigns.campaign_page, name="campaign")
@@ -74,6 +76,7 @@ def build_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     live: Callable[[int], dict[str, Any] | None] | None = None,
     desk: Desk | None = None,
+    trunk_status: trunks.Status | None = None,
 ) -> web.Application:
     """`live(campaign_id)`: what the controller in this process knows of a campaign it runs (the
     pacer, agents); None when the console runs without a controller. `desk`: the agent desktop's link
@@ -93,6 +96,8 @@ def build_app(
     filters.install(env)
     _routes(app)
     monitor.install(app, pool, clock, live)
+    if trunk_status is not None:
+        app[trunks.STATUS] = trunk_status
     if desk is not None:
         desk.render = lambda name, ctx: env.get_template(name).render(**ctx)
         app[DESK] = desk

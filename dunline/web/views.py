@@ -85,7 +85,9 @@ def _base(request: web.Request, **extra: Any) -> dict[str, Any]:
             ("Campaigns", "/campaigns", "campaigns"),
             ("Agent desktop", "/desk", "desk"),
             ("Compliance", "/compliance", "compliance.profiles"),
+            ("Abandon report", "/compliance/abandon", "compliance.abandon"),
             ("Purge preview", "/compliance/purge", "compliance.purge"),
+            ("Trunks", "/trunks", "trunks"),
             ("Users", "/users", "users"),
         )
         if roles.allowed(route, s.role)
@@ -259,3 +261,20 @@ async def purge_preview(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     doc = await purge(svc.pool, svc.clock(), dry_run=True)
     return aiohttp_jinja2.render_template("purge.html", request, _base(request, doc=doc))
+
+
+async def abandon_report(request: web.Request) -> web.StreamResponse:
+    """The abandon rate of every campaign with calls in the last 30 days, per window, against its cap."""
+    from dunline.store import monitor
+
+    svc = services(request)
+    now = svc.clock()
+    async with svc.pool.acquire() as conn:
+        ids = await conn.fetch(
+            "SELECT DISTINCT campaign_id FROM attempts WHERE campaign_id IS NOT NULL AND created_at >= $1"
+            " ORDER BY campaign_id DESC LIMIT 200",
+            now - timedelta(days=30),
+        )
+        rows = [await monitor.snapshot(conn, r["campaign_id"], now) for r in ids]
+    report = [r for r in rows if r is not None]
+    return aiohttp_jinja2.render_template("abandon.html", request, _base(request, report=report, now=now))

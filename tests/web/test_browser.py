@@ -256,7 +256,12 @@ PAGES = [
     "accounts/ACC-1001/audit",
     "compliance",
     "compliance/purge",
+    "compliance/abandon",
     "users",
+    "trunks",
+    "campaigns",
+    "campaigns/1",
+    "desk",
 ]
 
 
@@ -282,6 +287,9 @@ async def test_every_page_passes_axe_and_the_csp(console: Console, page: Page) -
         "INSERT INTO payments (account_id, paid_at, amount, reference) VALUES ($1, $2, 90.00, 'PAY-9')",
         acc,
         datetime(2026, 11, 10, 12, 0, tzinfo=UTC),
+    )
+    await console.pool.execute(
+        "INSERT INTO campaigns (name, mode, status, spec) VALUES ('axe', 'ivr', 'running', '{}')"  # id 1
     )
     csp: list[str] = []
     errors: list[str] = []

@@ -144,3 +144,15 @@ async def test_bad_campaign_form_names_the_field(console: Console) -> None:
     )
     assert r.status == 400 and "stages" in (await r.text()).lower()
     assert await console.pool.fetchval("SELECT count(*) FROM campaigns") == 0
+
+
+async def test_abandon_report_shows_every_window_against_the_cap(console: Console) -> None:
+    cid = await seed_campaign(console)
+    for _ in range(3):
+        await add_attempt(console, cid, "completed", human=True)
+    await add_attempt(console, cid, "abandoned", human=True)
+    await console.login("compliance")
+    text = await (await console.client.get("/compliance/abandon")).text()
+    assert "Dec reminders" in text
+    assert text.count('class="num over">25.00%') == 3  # today, first hour and 30 days: 1 of 4 answered
+    assert "4 / 1" in text
