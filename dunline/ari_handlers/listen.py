@@ -90,4 +90,4 @@ class Listener:
             }
         )
         log.info("call %s: intent %s (%.2f)", self.channel_id, found.intent, found.confidence)
-        return engine.Speech(found.intent, found.confidence, slots, found.matched)
+        return engine.Speech(found.intent, found.confidence, slots, found.matched, result.text)

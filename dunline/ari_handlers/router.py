@@ -38,7 +38,14 @@ class CallRegistry(Protocol):
 
     def stasis_started(self, attempt_id: str) -> None: ...
 
-    def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None: ...
+    def ivr_done(
+        self,
+        attempt_id: str,
+        outcome: str | None,
+        played: list[str],
+        verified: bool,
+        heard: list[dict[str, Any]] | None = None,
+    ) -> None: ...
 
     def agent_bridged(self, attempt_id: str, agent_id: str) -> None: ...
 
@@ -258,7 +265,11 @@ class CallRouter:
         if not session.done.done():
             session.done.set_result(session.state.outcome)
         self.registry.ivr_done(
-            session.ctx.attempt_id, session.state.outcome, list(session.played), session.state.verified
+            session.ctx.attempt_id,
+            session.state.outcome,
+            list(session.played),
+            session.state.verified,
+            heard=list(session.heard),
         )
 
     async def resync(self, channels: list[dict[str, Any]], bridges: list[dict[str, Any]]) -> None:

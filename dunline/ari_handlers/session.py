@@ -80,6 +80,7 @@ class IvrSession:
         self.on_record = on_record
         self.opts = opts
         self.ears = ears
+        self.heard: list[dict[str, Any]] = []  # each answer taken: the question, the words, the intent
         self._speculation: asyncio.Future[engine.Speech] | None = None
         self._speech_end: float | None = None  # perf_counter() when the last answer's speech ended
         self._reply: str | None = None  # the playback that answers it: its start closes the turn
@@ -129,11 +130,17 @@ class IvrSession:
             try:
                 if guess is not None:
                     self.ears.listener.speculative_hits += 1
-                    return await guess
-                return await self.ears.listener.recognise(sev.audio)
+                    heard = await guess
+                else:
+                    heard = await self.ears.listener.recognise(sev.audio)
             except Exception:  # a broken recogniser must not leave the caller in silence
                 log.exception("attempt %s: speech recognition failed", self.ctx.attempt_id)
-                return engine.Speech("unknown", 0.0, (), "asr:error")
+                heard = engine.Speech("unknown", 0.0, (), "asr:error")
+            self.heard.append(
+                {"node": self.state.node, "text": heard.text, "intent": heard.intent,
+                 "confidence": round(heard.confidence, 2)}
+            )  # fmt: skip
+            return heard
         return None
 
     def _drop_speculation(self) -> None:

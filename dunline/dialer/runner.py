@@ -144,9 +144,18 @@ class Dialer:
     def stasis_started(self, attempt_id: str) -> None:
         self._push(attempt_id, "stasis")
 
-    def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None:
+    def ivr_done(
+        self,
+        attempt_id: str,
+        outcome: str | None,
+        played: list[str],
+        verified: bool,
+        heard: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._note_outcome(attempt_id, outcome)
-        self._push(attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified)
+        self._push(
+            attempt_id, "ivr_done", outcome=outcome, played=played, verified=verified, heard=heard or []
+        )
 
     def agent_bridged(self, attempt_id: str, agent_id: str) -> None:
         """The router put the answered debtor in an agent's bridge."""

@@ -56,6 +56,7 @@ class Speech:
     confidence: float
     slots: tuple[tuple[str, str], ...] = ()
     matched: str = ""
+    text: str = ""  # what the recogniser heard (kept with the call, never logged)
 
 
 @dataclass(frozen=True)

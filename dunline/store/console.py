@@ -157,6 +157,7 @@ class Debtor360:
     ledger: list[dict[str, Any]]
     full_name: str
     campaigns: list[dict[str, Any]] = field(default_factory=list)
+    sessions: dict[Any, dict[str, Any]] = field(default_factory=dict)  # attempt -> its IVR session
 
 
 async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> Debtor360 | None:
@@ -177,6 +178,10 @@ async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> 
         outcomes = await conn.fetch(
             "SELECT attempt_id, outcome, detail, at FROM outcomes WHERE account_id = $1 ORDER BY at, id", aid
         )
+        sessions = await conn.fetch(
+            "SELECT attempt_id, detail FROM contact_ledger WHERE account_id = $1 AND event = 'ivr.session'",
+            aid,
+        )
         campaigns = await conn.fetch(
             "SELECT c.id, c.name, c.status, m.state, m.tries, m.last_result, m.next_try_at"
             " FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id WHERE m.account_id = $1"
@@ -196,4 +201,5 @@ async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> 
         ledger=trail["ledger"] if trail else [],
         full_name=acc["full_name"],
         campaigns=[dict(r.items()) for r in campaigns],
+        sessions={r["attempt_id"]: dict(r["detail"] or {}) for r in sessions},
     )

@@ -31,6 +31,7 @@ from dunline.store.db import StoreError
 from dunline.store.payments import UnknownAccounts, import_payments
 from dunline.strategies.profile import AccountProfile
 from dunline.web import debtor
+from dunline.web.campaigns import campaign_id as _campaign_id
 from dunline.web.context import services, token
 
 MAX_ACCOUNTS = 5000
@@ -264,13 +265,6 @@ class CampaignIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=80)
     mode: str = Field(description="ivr, preview, progressive or predictive")
-
-
-def _campaign_id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise web.HTTPNotFound(text=f"no campaign {text!r}")
-    return int(text)
 
 
 async def create_campaign(request: web.Request) -> web.StreamResponse:

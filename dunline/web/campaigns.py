@@ -31,7 +31,8 @@ class CreateForm(BaseModel):
     stages: str | None = Field(default=None, max_length=200, pattern=r"^[a-z, ]*$")
 
 
-def _campaign_id(request: web.Request) -> int:
+def campaign_id(request: web.Request) -> int:
+    """The `{id}` of the path; 404 naming it when it is not a campaign id."""
     text = request.match_info["id"]
     if not text.isdigit() or not 0 < int(text) < 2**63:
         raise web.HTTPNotFound(text=f"no campaign {text!r}")
@@ -67,7 +68,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 
 async def control(request: web.Request) -> web.StreamResponse:
-    cid = _campaign_id(request)
+    cid = campaign_id(request)
     command = request.match_info["command"]
     if command not in COMMANDS:
         raise web.HTTPNotFound(text=f"no campaign command {command!r}; one of {', '.join(COMMANDS)}")
@@ -82,7 +83,7 @@ async def control(request: web.Request) -> web.StreamResponse:
 
 
 async def campaign_page(request: web.Request) -> web.StreamResponse:
-    cid = _campaign_id(request)
+    cid = campaign_id(request)
     svc = services(request)
     async with svc.pool.acquire() as conn:
         snap = await monitor_store.snapshot(conn, cid, svc.clock())
@@ -96,5 +97,5 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    cid = _campaign_id(request)
+    cid = campaign_id(request)
     return await request.app[MONITOR].stream(request, cid)

@@ -118,11 +118,11 @@ def promises(d: Debtor360, now: datetime) -> list[dict[str, Any]]:
 
 def timeline(d: Debtor360, *, unmasked: bool) -> list[dict[str, Any]]:
     """Every contact across channels, newest first: each call with its result, the outcomes heard,
-    the prompts played and the gate's verdict; gate refusals that placed no call appear on their own."""
+    the prompts played, what the debtor said (the recogniser's words and the intent of each answer)
+    and the gate's verdict; gate refusals that placed no call appear on their own."""
     outcomes: dict[Any, list[dict[str, Any]]] = {}
     for o in d.outcomes:
         outcomes.setdefault(o["attempt_id"], []).append(o)
-    sessions = {e["attempt_id"]: e for e in d.ledger if e.get("event") == "ivr.session"}
     items: list[dict[str, Any]] = []
     for v in d.decisions:
         attempt = v.get("attempt_id")
@@ -147,7 +147,11 @@ def timeline(d: Debtor360, *, unmasked: bool) -> list[dict[str, Any]]:
                     }
                     for o in heard
                 ],
-                "played": list((sessions.get(attempt) or {}).get("detail", {}).get("played", []))
+                "played": list(d.sessions.get(attempt, {}).get("played", [])) if attempt else [],
+                "heard": [
+                    {"text": str(h.get("text") or ""), "intent": h.get("intent")}
+                    for h in d.sessions.get(attempt, {}).get("heard", [])
+                ]
                 if attempt
                 else [],
             }

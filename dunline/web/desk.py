@@ -24,6 +24,7 @@ from aiohttp import web
 
 from dunline.store import console as console_store
 from dunline.web import debtor
+from dunline.web.sse import event, open_stream
 
 log = logging.getLogger("dunline.web.desk")
 PAUSE_CODES = ("break", "lunch", "training", "meeting", "admin", "other")
@@ -182,14 +183,7 @@ class Desk:
 
     # ---- the event stream -----------------------------------------------------------------------------
     async def stream(self, request: web.Request, agent: str, csrf: str) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        await response.prepare(request)
+        response = await open_stream(request)
         seat = self.seat(agent)
         seen = -1
         try:
@@ -199,22 +193,17 @@ class Desk:
                     html = self.render(
                         "desk_screen.html", {"screen": seat.screen, "csrf": csrf, "agent": agent}
                     )
-                    await response.write(_event("screen", html))
+                    await response.write(event("screen", html))
                 state = self.render(
                     "desk_state.html", {"st": self.state(agent), "codes": PAUSE_CODES, "csrf": csrf}
                 )
-                await response.write(_event("state", state))
+                await response.write(event("state", state))
                 seat.changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(seat.changed.wait(), STATE_EVERY_S)
         except (ConnectionResetError, ConnectionError):
             pass
         return response
-
-
-def _event(name: str, data: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {name}\n{lines}\n".encode()
 
 
 def attempt_id(text: str) -> uuid.UUID:

@@ -24,6 +24,7 @@ import asyncpg
 from aiohttp import web
 
 from dunline.store import monitor as store
+from dunline.web.sse import event, open_stream
 
 log = logging.getLogger("dunline.web.monitor")
 KEEPALIVE_S = 15.0
@@ -95,14 +96,7 @@ class Monitor:
                 await t
 
     async def stream(self, request: web.Request, campaign_id: int) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        await response.prepare(request)
+        response = await open_stream(request)
         feed = self._join(campaign_id)
         seen = 0
         try:
@@ -119,7 +113,7 @@ class Monitor:
                 if snap is None:
                     await response.write(b"event: gone\ndata: no such campaign\n\n")
                     break
-                await response.write(_event("panel", panel) + _event("metrics", json.dumps(snap)))
+                await response.write(event("panel", panel) + event("metrics", json.dumps(snap)))
         except (ConnectionResetError, ConnectionError):
             pass  # the browser went away
         finally:
@@ -129,11 +123,6 @@ class Monitor:
 
 def _newer(feed: Feed, seen: int) -> bool:
     return feed.version > seen
-
-
-def _event(name: str, data: str) -> bytes:
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {name}\n{lines}\n".encode()
 
 
 MONITOR = web.AppKey("monitor", Monitor)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
+from contextlib import AsyncExitStack
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiohttp import web
+from helpers_browser import ARGS, CHROMIUM, DOCS, serving
 
 from dunline.controller.app import Controller
 from dunline.controller.host import CampaignHost
@@ -29,14 +28,11 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 async_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: the browser tests need it"),
 ]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console" / "monitor.png"
+SCREENSHOT = DOCS / "monitor.png"
 PASSWORD = "live monitor password"
 # numbers the carrier simulator answers as a person who says hello and hangs up after 3 s
 NUMBERS = [f"+1415556{8800 + i:04d}" for i in range(6)]
@@ -70,12 +66,6 @@ async def seed(pool: Any, due: Any) -> None:
         await store_plans(conn, [(i, plan) for i in ids], due)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_live_monitor_follows_a_real_campaign(stack: Stack) -> None:
     async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         await seed(rt.pool, rt.dialer.clock() - timedelta(minutes=1))
@@ -83,12 +73,9 @@ async def test_live_monitor_follows_a_real_campaign(stack: Stack) -> None:
             await add_user(rt.pool, "sup", "supervisor", hash_password(PASSWORD), actor="test")
         host = CampaignHost(rt, poll_s=0.5, tick_s=0.3)
         app = build_app(stack.settings, rt.pool, clock=rt.dialer.clock, live=host.live)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        served = AsyncExitStack()
+        base = await served.enter_async_context(serving(app))
         hosting = asyncio.create_task(host.run())
-        base = f"http://127.0.0.1:{port}"
         cid = None
         try:
             async with async_api.async_playwright() as p:
@@ -151,4 +138,4 @@ async def test_live_monitor_follows_a_real_campaign(stack: Stack) -> None:
                 await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE id = $1", cid)
             hosting.cancel()
             await asyncio.gather(hosting, return_exceptions=True)
-            await runner.cleanup()
+            await served.aclose()

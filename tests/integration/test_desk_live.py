@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
+from contextlib import AsyncExitStack
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 from helpers_attempts import stored_call
+from helpers_browser import ARGS, CHROMIUM, DOCS, serving
 
 from dunline.controller.app import Controller
 from dunline.controller.cli_web import attach_desk
@@ -34,14 +33,11 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 async_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: the browser tests need it"),
 ]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console" / "desk.png"
+SCREENSHOT = DOCS / "desk.png"
 PASSWORD = "agent desk password"
 TALKER = "+14155582901"  # answers, greets, talks to the agent, stays on the line 20 s
 CAPPED = "+14155582902"  # already called 7 times this week: the gate blocks an 8th call
@@ -75,12 +71,6 @@ async def campaign(pool: Any, name: str, mode: str, tier: str) -> int:
     return cid
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
     async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         now = rt.dialer.clock()
@@ -95,12 +85,9 @@ async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
         host = CampaignHost(rt, poll_s=0.5, tick_s=0.3)
         desk = attach_desk(rt, host)
         app = build_app(stack.settings, rt.pool, clock=rt.dialer.clock, live=host.live, desk=desk)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        served = AsyncExitStack()
+        base = await served.enter_async_context(serving(app))
         hosting = asyncio.create_task(host.run())
-        base = f"http://127.0.0.1:{port}"
         cids: list[int] = []
         expect = async_api.expect
         try:
@@ -184,4 +171,4 @@ async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
                 await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE id = $1", cid)
             hosting.cancel()
             await asyncio.gather(hosting, return_exceptions=True)
-            await runner.cleanup()
+            await served.aclose()

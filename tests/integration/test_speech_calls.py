@@ -61,6 +61,10 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
         )
         assert session["verified"] is True
         assert "promise_readback" in session["played"]
+        # each answer is kept with the call: the words heard and the intent taken from them
+        said = [(h["intent"], h["text"].lower()) for h in session["heard"]]
+        assert [i for i, _ in said] == ["affirm", "promise_to_pay", "affirm"], said
+        assert "two hundred" in said[1][1] or "200" in said[1][1]
 
         cease = results["+14155550122"]
         assert cease.outcome == "cease"

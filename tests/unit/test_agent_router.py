@@ -38,7 +38,9 @@ class Registry:
     def stasis_started(self, attempt_id: str) -> None:
         self.log.append(("stasis", attempt_id))
 
-    def ivr_done(self, attempt_id: str, outcome: str | None, played: list[str], verified: bool) -> None:
+    def ivr_done(
+        self, attempt_id: str, outcome: str | None, played: list[str], verified: bool, heard: Any = None
+    ) -> None:
         self.log.append(("ivr_done", attempt_id))
 
     def agent_bridged(self, attempt_id: str, agent_id: str) -> None:
