@@ -56,7 +56,7 @@ async def seed(pool: Any, due: Any) -> None:
     step = {"at": due.isoformat(), "channel": "ivr_call", "template": "negotiation_call", "reason": "t"}
     plan = {
         "score": 500,
-        "tier": "t_live",
+        "tier": "t_console_live",
         "variant": "champion",
         "stage": "mid",
         "reasons": [],
@@ -69,6 +69,9 @@ async def seed(pool: Any, due: Any) -> None:
 async def test_live_monitor_follows_a_real_campaign(stack: Stack) -> None:
     async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         await seed(rt.pool, rt.dialer.clock() - timedelta(minutes=1))
+        # the stack's database is shared by the session: campaigns earlier tests left running would be
+        # hosted too (a serve process runs every running campaign); this test watches its own
+        await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE status IN ('running', 'paused')")
         if await rt.pool.fetchval("SELECT count(*) FROM users WHERE name = 'sup'") == 0:
             await add_user(rt.pool, "sup", "supervisor", hash_password(PASSWORD), actor="test")
         host = CampaignHost(rt, poll_s=0.5, tick_s=0.3)
@@ -89,8 +92,8 @@ async def test_live_monitor_follows_a_real_campaign(stack: Stack) -> None:
                 await page.wait_for_url(re.compile(r".*/campaigns$"))
                 await page.fill("#c-name", "Live monitor test")
                 await page.select_option("#c-mode", "ivr")
-                await page.fill("#c-tiers", "t_live")
-                await page.click("text=Create")
+                await page.fill("#c-tiers", "t_console_live")
+                await page.click("form[action='/campaigns'] button[type=submit]")
                 await page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
                 cid = int(page.url.rsplit("/", 1)[1])
                 expect = async_api.expect

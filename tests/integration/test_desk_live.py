@@ -74,8 +74,11 @@ async def campaign(pool: Any, name: str, mode: str, tier: str) -> int:
 async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
     async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
         now = rt.dialer.clock()
-        await seed(rt.pool, "DSK-1", TALKER, "t_desk", "agent_call", now - timedelta(minutes=1))
-        await seed(rt.pool, "DSK-2", CAPPED, "t_prev", "agent_call", now - timedelta(minutes=1))
+        # the stack's database is shared by the session: campaigns earlier tests left running would be
+        # hosted too (a serve process runs every running campaign); this test watches its own
+        await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE status IN ('running', 'paused')")
+        await seed(rt.pool, "DSK-1", TALKER, "t_desk_agent", "agent_call", now - timedelta(minutes=1))
+        await seed(rt.pool, "DSK-2", CAPPED, "t_desk_preview", "agent_call", now - timedelta(minutes=1))
         capped = await load_account(rt.pool, "DSK-2")
         assert capped is not None
         for i in range(7):
@@ -105,7 +108,7 @@ async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
                 await expect(page.locator("#desk-result")).to_contain_text("Logged in", timeout=20_000)
                 await expect(page.locator("#agent-state")).to_have_text("ready")
 
-                cids.append(await campaign(rt.pool, "desk progressive", "progressive", "t_desk"))
+                cids.append(await campaign(rt.pool, "desk progressive", "progressive", "t_desk_agent"))
                 pop = page.locator("#pop")
                 await expect(pop).to_be_visible(timeout=60_000)  # the debtor joined the agent's bridge
                 await expect(pop).to_contain_text("DSK-1")
@@ -137,10 +140,13 @@ async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:
                 await page.goto(base + "/accounts/DSK-1")
                 await expect(page.locator("table.timeline")).to_contain_text("promise_to_pay (agent)")
 
-                cids.append(await campaign(rt.pool, "desk preview", "preview", "t_prev"))
+                cids.append(await campaign(rt.pool, "desk preview", "preview", "t_desk_preview"))
                 await page.goto(base + "/desk")
-                for _ in range(40):  # the host picks the campaign up within a poll
-                    if cids[-1] in host.runners:
+                for _ in range(80):  # the host picks the campaign up, its leader adds the due account
+                    members = await rt.pool.fetchval(
+                        "SELECT count(*) FROM campaign_members WHERE campaign_id = $1", cids[-1]
+                    )
+                    if cids[-1] in host.runners and members:
                         break
                     await asyncio.sleep(0.25)
                 await page.goto(base + "/desk")
