@@ -14,6 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from dunline.ari_handlers.agents import AgentError
+from dunline.compliance.model import mask_number
 from dunline.dialer.agents import AgentStateError
 from dunline.dialer.clearance import preview as gate_preview
 from dunline.store.attempts import audit, record_outcome
@@ -78,9 +79,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         await desk.agents.login(agent, endpoint)
     except (AgentError, AgentStateError, TimeoutError) as exc:
         raise web.HTTPConflict(text=f"login failed: {exc}") from None
-    await _audit(
-        request, "agent.login", {"phone": endpoint[:-4] + "****" if endpoint[0] == "+" else endpoint}
-    )
+    await _audit(request, "agent.login", {"phone": mask_number(endpoint) if endpoint[0] == "+" else endpoint})
     return _done("Logged in: you are ready.")
 
 
