@@ -38,7 +38,7 @@ integration: setup
 test: setup lint
 	$(BIN)/pytest tests -q -ra
 
-bench: setup   # about 45 minutes on 2 cores; results with the machine in bench/results/
+bench: setup   # about 55 minutes on 2 cores; results with the machine in bench/results/
 	$(BIN)/python bench/originate.py
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/speech_accuracy.py
@@ -48,6 +48,7 @@ bench: setup   # about 45 minutes on 2 cores; results with the machine in bench/
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/monitor.py
 
 down: $(STAMP)
 	$(BIN)/dunline asterisk down

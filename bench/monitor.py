@@ -165,8 +165,8 @@ async def step(
         "postgres_cpu_share": round((p1 - p0) / wall, 4),
         "events_per_watcher_s": round(len(lags) / max(n, 1) / wall, 3) if n else 0,
         "lag_s": {
-            "p50": round(pct(lags, 0.5), 3),
-            "p95": round(pct(lags, 0.95), 3),
+            "p50": round(pct(lags, 0.5), 3) if lags else None,
+            "p95": round(pct(lags, 0.95), 3) if lags else None,
             "max": round(max(lags), 3) if lags else None,
         },
         "events": len(lags),
