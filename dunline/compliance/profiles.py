@@ -289,3 +289,18 @@ def voicemail_policy(governing: Iterable[str], profiles: Iterable[Profile] | Non
     by_id = {p.id: p for p in (default_profiles() if profiles is None else profiles)}
     said = {by_id[g].voicemail for g in governing if g in by_id}
     return "limited_content" if "limited_content" in said and "hang_up" not in said else "hang_up"
+
+
+def summary(profiles: tuple[Profile, ...]) -> list[dict[str, Any]]:
+    """Each profile, where it applies and its enabled rules with their sources (for people to read)."""
+    return [
+        {
+            "id": p.id,
+            "title": p.title,
+            "applies": [w.model_dump(exclude_defaults=True, mode="json") for w in p.applies],
+            "recording_notice": p.recording_notice,
+            "retention_days": p.retention_days,
+            "rules": [{"id": r.id, "type": r.type, "source": r.source} for r in p.rules if r.enabled],
+        }
+        for p in profiles
+    ]

@@ -60,19 +60,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from dunline.compliance.profiles import default_profiles
+    from dunline.compliance.profiles import default_profiles, summary
 
-    doc: list[dict[str, Any]] = [
-        {
-            "id": p.id,
-            "title": p.title,
-            "applies": [w.model_dump(exclude_defaults=True, mode="json") for w in p.applies],
-            "recording_notice": p.recording_notice,
-            "retention_days": p.retention_days,
-            "rules": [{"id": r.id, "type": r.type, "source": r.source} for r in p.rules if r.enabled],
-        }
-        for p in default_profiles()
-    ]
+    doc = summary(default_profiles())
     lines = []
     for p in doc:
         lines.append(f"{p['id']}: {p['title']}")

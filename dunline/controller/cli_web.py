@@ -21,9 +21,11 @@ import getpass
 import json
 import re
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,39}$")
 
 
@@ -86,27 +88,25 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
         what = "console, API and controller" if controller else "console and API (no controller)"
         print(f"{what} on {url}", flush=True)
 
-    if controller:
-        async with Controller(settings) as rt:
+    async with contextlib.AsyncExitStack() as stack:
+        work = []
+        if controller:
+            rt = await stack.enter_async_context(Controller(settings))
             host = CampaignHost(rt)
-            desk = attach_desk(rt, host)
+            pool, clock = rt.pool, rt.dialer.clock
             status = live_status(rt.ami, settings.trunks)
-            app = build_app(
-                settings, rt.pool, clock=rt.dialer.clock, live=host.live, desk=desk, trunk_status=status
-            )
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(hook_sender.run(rt.pool, rt.dialer.clock), name="webhooks")
-                tg.create_task(host.run(), name="campaigns")
-                tg.create_task(serve(app, settings, ready=ready), name="console")
-        return
-    pool, _where = await open_database(settings)
-    try:
-        app = build_app(settings, pool)
+            desk = attach_desk(rt, host)
+            app = build_app(settings, pool, clock=clock, live=host.live, desk=desk, trunk_status=status)
+            work.append(("campaigns", host.run()))
+        else:
+            pool, _where = await open_database(settings)
+            stack.push_async_callback(close_pool, pool)
+            clock = _utcnow
+            app = build_app(settings, pool)
+        work += [("webhooks", hook_sender.run(pool, clock)), ("console", serve(app, settings, ready=ready))]
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(hook_sender.run(pool, _utcnow), name="webhooks")
-            tg.create_task(serve(app, settings, ready=ready), name="console")
-    finally:
-        await close_pool(pool)
+            for name, coro in work:
+                tg.create_task(coro, name=name)
 
 
 def attach_desk(rt: Any, host: Any) -> Any:
@@ -165,140 +165,113 @@ def serve_demo(settings: Any) -> None:
         asyncio.run(_serve(settings))
 
 
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _bad_name(name: str) -> bool:
+    if _NAME.match(name):
+        return False
+    _fail("NAME must start with a letter and hold letters, digits, . _ - (max 40)")
+    return True
+
+
+def _on_db(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
+    """`await work(pool)` on the database of `--config`, opened for this one command."""
+    from dunline.controller.app import database
+
+    async def run() -> T:
+        async with database(_settings(args)) as pool:
+            return await work(pool)
+
+    return asyncio.run(run())
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
+    from dunline.store.db import UniqueViolation
+    from dunline.store.users import add_user
+    from dunline.web.passwords import hash_password
     from dunline.web.roles import ROLES
 
-    if not _NAME.match(args.name):
-        print(
-            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
-        )
+    if _bad_name(args.name):
         return EXIT_INPUT
     if args.role not in ROLES:
-        print(f"error: --role must be one of {', '.join(ROLES)}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(f"--role must be one of {', '.join(ROLES)}")
     password = _read_password(args)
     if password is None:
         return EXIT_INPUT
-    from dunline.store.db import UniqueViolation
-
+    hashed = hash_password(password)
     try:
-        asyncio.run(_user_add(args, password))
+        _on_db(args, lambda pool: add_user(pool, args.name, args.role, hashed, actor="cli"))
     except UniqueViolation as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(str(exc))
     _out(args, {"user": args.name, "role": args.role}, f"user {args.name} added ({args.role})")
     return EXIT_OK
 
 
-async def _user_add(args: argparse.Namespace, password: str) -> None:
-    from dunline.controller.app import database
-    from dunline.store.users import add_user
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from dunline.store.users import set_password
     from dunline.web.passwords import hash_password
 
-    hashed = await asyncio.to_thread(hash_password, password)
-    async with database(_settings(args)) as pool:
-        await add_user(pool, args.name, args.role, hashed, actor="cli")
-
-
-def cmd_user_password(args: argparse.Namespace) -> int:
     password = _read_password(args)
     if password is None:
         return EXIT_INPUT
-
-    async def work() -> bool:
-        from dunline.controller.app import database
-        from dunline.store.users import set_password
-        from dunline.web.passwords import hash_password
-
-        hashed = await asyncio.to_thread(hash_password, password)
-        async with database(_settings(args)) as pool:
-            return await set_password(pool, args.name, hashed, actor="cli")
-
-    if not asyncio.run(work()):
-        print(f"error: no user {args.name!r}", file=sys.stderr)
-        return EXIT_INPUT
+    hashed = hash_password(password)
+    if not _on_db(args, lambda pool: set_password(pool, args.name, hashed, actor="cli")):
+        return _fail(f"no user {args.name!r}")
     _out(args, {"user": args.name}, f"password of {args.name} changed; their sessions ended")
     return EXIT_OK
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from dunline.store.db import UniqueViolation
+    from dunline.store.users import add_token
     from dunline.web.passwords import new_token
     from dunline.web.roles import parse_scopes
 
-    if not _NAME.match(args.name):
-        print(
-            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
-        )
+    if _bad_name(args.name):
         return EXIT_INPUT
     try:
         scopes = parse_scopes(args.scopes)
     except ValueError as exc:
-        print(f"error: --scopes: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(f"--scopes: {exc}")
     token = new_token()
-
-    async def work() -> None:
-        from dunline.controller.app import database
-        from dunline.store.users import add_token
-
-        async with database(_settings(args)) as pool:
-            await add_token(pool, args.name, token, scopes, actor="cli")
-
     try:
-        asyncio.run(work())
+        _on_db(args, lambda pool: add_token(pool, args.name, token, scopes, actor="cli"))
     except UniqueViolation as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(str(exc))
     doc = {"name": args.name, "scopes": list(scopes), "token": token}
     _out(args, doc, f"token {args.name} ({', '.join(scopes)}); shown once, keep it secret:\n{token}")
     return EXIT_OK
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    async def work() -> bool:
-        from dunline.controller.app import database
-        from dunline.store.users import revoke_token
+    from dunline.store.users import revoke_token
 
-        async with database(_settings(args)) as pool:
-            return await revoke_token(pool, args.name, actor="cli")
-
-    if not asyncio.run(work()):
-        print(f"error: no live token {args.name!r}", file=sys.stderr)
-        return EXIT_INPUT
+    if not _on_db(args, lambda pool: revoke_token(pool, args.name, actor="cli")):
+        return _fail(f"no live token {args.name!r}")
     _out(args, {"name": args.name, "revoked": True}, f"token {args.name} revoked")
     return EXIT_OK
 
 
 def cmd_webhook_add(args: argparse.Namespace) -> int:
+    from dunline.store import webhooks
     from dunline.store.db import UniqueViolation
     from dunline.web.hooks import HookError, check_events, check_url
     from dunline.web.passwords import new_secret
 
-    if not _NAME.match(args.name):
-        print(
-            "error: NAME must start with a letter and hold letters, digits, . _ - (max 40)", file=sys.stderr
-        )
+    if _bad_name(args.name):
         return EXIT_INPUT
     try:
         url, events = check_url(args.url), check_events(args.events)
     except HookError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(str(exc))
     secret = new_secret()
-
-    async def work() -> None:
-        from dunline.controller.app import database
-        from dunline.store import webhooks
-
-        async with database(_settings(args)) as pool:
-            await webhooks.add(pool, args.name, url, secret, events, actor="cli")
-
     try:
-        asyncio.run(work())
+        _on_db(args, lambda pool: webhooks.add(pool, args.name, url, secret, events, actor="cli"))
     except UniqueViolation as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail(str(exc))
     doc = {"name": args.name, "url": url, "events": list(events), "secret": secret}
     text = f"webhook {args.name} -> {url} ({', '.join(events)}); signing secret, shown once:\n{secret}"
     _out(args, doc, text)
@@ -306,14 +279,9 @@ def cmd_webhook_add(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_list(args: argparse.Namespace) -> int:
-    async def work() -> list[dict[str, Any]]:
-        from dunline.controller.app import database
-        from dunline.store import webhooks
+    from dunline.store import webhooks
 
-        async with database(_settings(args)) as pool:
-            return await webhooks.listing(pool)
-
-    found = asyncio.run(work())
+    found = _on_db(args, webhooks.listing)
     lines = [
         f"{h['name']}: {h['url']} ({', '.join(h['events'])}){' disabled' if h['disabled'] else ''};"
         f" delivered {h['delivered']}, pending {h['pending']}, failed {h['failed']}"
@@ -324,16 +292,10 @@ def cmd_webhook_list(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_remove(args: argparse.Namespace) -> int:
-    async def work() -> bool:
-        from dunline.controller.app import database
-        from dunline.store import webhooks
+    from dunline.store import webhooks
 
-        async with database(_settings(args)) as pool:
-            return await webhooks.remove(pool, args.name, actor="cli")
-
-    if not asyncio.run(work()):
-        print(f"error: no active webhook {args.name!r}", file=sys.stderr)
-        return EXIT_INPUT
+    if not _on_db(args, lambda pool: webhooks.remove(pool, args.name, actor="cli")):
+        return _fail(f"no active webhook {args.name!r}")
     _out(args, {"name": args.name, "disabled": True}, f"webhook {args.name} disabled")
     return EXIT_OK
 

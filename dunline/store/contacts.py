@@ -174,6 +174,17 @@ async def audit_trail(pool: asyncpg.Pool, account_ref: str) -> dict[str, Any] | 
     }
 
 
+async def account_actions(pool: asyncpg.Pool, account_ref: str) -> list[dict[str, Any]]:
+    """What people and systems did to the account (holds, unmasking, imports ...), oldest first."""
+    rows = await pool.fetch(
+        "SELECT at, actor, action, detail FROM audit_log WHERE subject = ("
+        " SELECT 'account:' || id FROM accounts WHERE account_ref = $1) OR subject = $2 ORDER BY at, id",
+        account_ref,
+        f"account:{account_ref}",
+    )
+    return [dict(r.items()) for r in rows]
+
+
 async def purge_candidates(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Each account's last contact activity and the debtor's country and region (for retention)."""
     rows = await pool.fetch(

@@ -1,4 +1,5 @@
-"""Console users, their sessions and login attempts, and the API's integration tokens.
+"""Console users, their sessions and login attempts, the API's integration tokens and the answers
+kept for their Idempotency-Keys.
 
 Passwords are argon2id hashes (made by the caller: the store never sees a password). A session row is
 keyed by the sha256 of the cookie value; an API token row by the sha256 of the token. Nothing here
@@ -244,6 +245,31 @@ async def find_token(pool: asyncpg.Pool, token: str, *, now: datetime) -> Token 
         now,
     )
     return None if r is None else Token(r["id"], r["name"], tuple(r["scopes"]))
+
+
+async def stored_answer(pool: asyncpg.Pool, token_id: int, key: str) -> dict[str, Any] | None:
+    """The answer kept for an Idempotency-Key of this token: request_hash, status, body; or None."""
+    row = await pool.fetchrow(
+        "SELECT request_hash, status, body FROM api_idempotency WHERE token_id = $1 AND key = $2",
+        token_id,
+        key,
+    )
+    return None if row is None else {**dict(row.items()), "request_hash": bytes(row["request_hash"])}
+
+
+async def store_answer(
+    pool: asyncpg.Pool, token_id: int, key: str, request_hash: bytes, status: int, body: Any
+) -> None:
+    """Keep the answer to a request with an Idempotency-Key (the first one kept wins)."""
+    await pool.execute(
+        "INSERT INTO api_idempotency (token_id, key, request_hash, status, body)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (token_id, key) DO NOTHING",
+        token_id,
+        key,
+        request_hash,
+        status,
+        body,
+    )
 
 
 __all__ = ["Session", "StoreError", "Token", "User"]

@@ -24,15 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dunline.portfolio.json_form import parse_accounts_json
 from dunline.portfolio.payments_csv import PaymentRow
-from dunline.store import console as console_store
+from dunline.store import users
 from dunline.store.accounts import import_portfolio
 from dunline.store.contacts import audit_trail
 from dunline.store.db import StoreError
 from dunline.store.payments import UnknownAccounts, import_payments
 from dunline.strategies.profile import AccountProfile
-from dunline.web import debtor
 from dunline.web.campaigns import campaign_id as _campaign_id
 from dunline.web.context import services, token
+from dunline.web.views import debtor_view
 
 MAX_ACCOUNTS = 5000
 
@@ -80,12 +80,9 @@ def _json(doc: Any, status: int = 200) -> web.Response:
     )
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
+def _default(value: Any) -> str:
+    """Dates and times in ISO 8601; Decimals, UUIDs and the rest as their text."""
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
 
 
 def _invalid(message: str, errors: list[dict[str, Any]]) -> web.Response:
@@ -107,14 +104,10 @@ async def _idempotent_replay(
                 "bad Idempotency-Key", [{"field": "Idempotency-Key", "reason": "1-200 printable characters"}]
             ),
         )
-    row = await services(request).pool.fetchrow(
-        "SELECT request_hash, status, body FROM api_idempotency WHERE token_id = $1 AND key = $2",
-        token(request).id,
-        key,
-    )
+    row = await users.stored_answer(services(request).pool, token(request).id, key)
     if row is None:
         return key, digest, None
-    if bytes(row["request_hash"]) != digest:
+    if row["request_hash"] != digest:
         return (
             key,
             digest,
@@ -131,16 +124,8 @@ async def _idempotent_replay(
 async def _remember(request: web.Request, key: str | None, digest: bytes, status: int, doc: Any) -> None:
     if key is None:
         return
-    await services(request).pool.execute(
-        "INSERT INTO api_idempotency (token_id, key, request_hash, status, body)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)"
-        " ON CONFLICT (token_id, key) DO NOTHING",
-        token(request).id,
-        key,
-        digest,
-        status,
-        json.loads(json.dumps(doc, default=_default)),
-    )
+    body = json.loads(json.dumps(doc, default=_default))
+    await users.store_answer(services(request).pool, token(request).id, key, digest, status, body)
 
 
 async def upsert_accounts(request: web.Request) -> web.StreamResponse:
@@ -213,14 +198,8 @@ async def add_payments(request: web.Request) -> web.StreamResponse:
 
 
 async def _account(request: web.Request) -> dict[str, Any]:
-    svc = services(request)
-    ref = request.match_info["ref"]
-    now = svc.clock()
-    found = await console_store.debtor_360(svc.pool, ref, now=now)
-    if found is None:
-        raise web.HTTPNotFound(text=f"no account {ref!r}")
     # an integration sees what it sent: the full identity is its own data
-    return debtor.build(found, now, unmasked=True)
+    return await debtor_view(request, unmasked=True)
 
 
 async def get_account(request: web.Request) -> web.StreamResponse:

@@ -4,6 +4,7 @@ is stored through the same `record_outcome` as an IVR answer (outcome, flag, led
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -185,16 +186,12 @@ async def plan_calculator(request: web.Request) -> web.StreamResponse:
         count = int(q.get("instalments") or "0")
         first = disposition._day(q.get("first_date"), "first_date")
     except (disposition.DispositionError, ValueError) as exc:
-        return web.Response(text=f'<p class="error">{_esc(str(exc))}</p>', content_type="text/html")
+        return web.Response(text=f'<p class="error">{html.escape(str(exc))}</p>', content_type="text/html")
     if not 2 <= count <= disposition.MAX_INSTALMENTS:
         return web.Response(text=f'<p class="error">instalments: 2 to {disposition.MAX_INSTALMENTS}</p>',
                             content_type="text/html")  # fmt: skip
     rows = disposition.schedule(balance, count, first)
     return aiohttp_jinja2.render_template("desk_plan.html", request, {"rows": rows})
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ---- preview --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -54,14 +55,11 @@ def _error(request: web.Request, status: int, message: str, **extra: object) -> 
         return web.json_response({"error": message, **extra}, status=status)
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title></head>'
-        f'<body><main><h1>{status}</h1><p>{_escape(message)}</p><p><a href="/">Back to Dunline</a></p></main>'
+        f"<body><main><h1>{status}</h1><p>{html.escape(message)}</p>"
+        '<p><a href="/">Back to Dunline</a></p></main>'
         "</body></html>"
     )
     return web.Response(text=body, status=status, content_type="text/html")
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 @web.middleware

@@ -16,11 +16,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dunline.compliance.model import mask_number
-from dunline.compliance.profiles import HoldRule, default_profiles
+from dunline.compliance.profiles import HoldRule, default_profiles, summary
 from dunline.store import console as store
 from dunline.store import users
 from dunline.store.attempts import audit
-from dunline.store.contacts import audit_trail, change_flag
+from dunline.store.contacts import account_actions, audit_trail, change_flag
 from dunline.web import debtor, roles
 from dunline.web.context import services, session
 
@@ -132,16 +132,18 @@ async def accounts(request: web.Request) -> web.StreamResponse:
         request,
         page=page,
         query=query,
-        choices=await store.filter_choices(svc.pool),
         prev_link=link(page.page - 1) if page.page > 1 else None,
         next_link=link(page.page + 1) if page.more else None,
         now=now,
     )
-    template = "accounts_rows.html" if request.headers.get("HX-Request") else "accounts.html"
-    return aiohttp_jinja2.render_template(template, request, ctx)
+    if request.headers.get("HX-Request"):  # htmx swaps the rows only: the filters stay on the page
+        return aiohttp_jinja2.render_template("accounts_rows.html", request, ctx)
+    ctx["choices"] = await store.filter_choices(svc.pool)
+    return aiohttp_jinja2.render_template("accounts.html", request, ctx)
 
 
-async def _360(request: web.Request, *, unmasked: bool) -> dict[str, Any]:
+async def debtor_view(request: web.Request, *, unmasked: bool) -> dict[str, Any]:
+    """The debtor 360 of the path's `{ref}` as pages and the API show it; 404 naming the reference."""
     svc = services(request)
     ref = request.match_info["ref"]
     now = svc.clock()
@@ -152,7 +154,7 @@ async def _360(request: web.Request, *, unmasked: bool) -> dict[str, Any]:
 
 
 async def account(request: web.Request) -> web.StreamResponse:
-    view = await _360(request, unmasked=False)
+    view = await debtor_view(request, unmasked=False)
     s = session(request)
     ctx = _base(
         request,
@@ -168,7 +170,7 @@ async def account(request: web.Request) -> web.StreamResponse:
 async def unmask(request: web.Request) -> web.StreamResponse:
     """The identity and numbers in full, for a role allowed to see them; the viewing is audited."""
     s = session(request)
-    view = await _360(request, unmasked=True)
+    view = await debtor_view(request, unmasked=True)
     async with services(request).pool.acquire() as conn:
         await audit(conn, s.user_name, "account.unmask", f"account:{view['ref']}", {"role": s.role})
     return aiohttp_jinja2.render_template("identity.html", request, {"a": view})
@@ -224,28 +226,12 @@ async def account_audit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=f"no account {ref!r}")
     for d in trail["decisions"]:
         d["number_e164"] = mask_number(d["number_e164"]) if d["number_e164"] else "-"
-    actions = await services(request).pool.fetch(
-        "SELECT at, actor, action, detail FROM audit_log WHERE subject = ("
-        " SELECT 'account:' || id FROM accounts WHERE account_ref = $1) OR subject = $2 ORDER BY at, id",
-        ref,
-        f"account:{ref}",
-    )
-    return aiohttp_jinja2.render_template(
-        "audit.html", request, _base(request, trail=trail, actions=[dict(r.items()) for r in actions])
-    )
+    actions = await account_actions(services(request).pool, ref)
+    return aiohttp_jinja2.render_template("audit.html", request, _base(request, trail=trail, actions=actions))
 
 
 async def compliance_profiles(request: web.Request) -> web.StreamResponse:
-    profiles = [
-        {
-            "id": p.id,
-            "title": p.title,
-            "applies": [w.model_dump(exclude_defaults=True, mode="json") for w in p.applies],
-            "retention_days": p.retention_days,
-            "rules": [{"id": r.id, "type": r.type, "source": r.source} for r in p.rules if r.enabled],
-        }
-        for p in default_profiles()
-    ]
+    profiles = summary(default_profiles())
     return aiohttp_jinja2.render_template("compliance.html", request, _base(request, profiles=profiles))
 
 
