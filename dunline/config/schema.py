@@ -114,6 +114,9 @@ class TrunkSettings(_Frozen):
     caller_id: str = "+14155550100"
     max_channels: int = Field(default=30, ge=1, le=10000)
     calls_per_second: float = Field(default=20.0, gt=0, le=1000)
+    qualify_s: int = Field(
+        default=0, ge=0, le=3600, description="seconds between SIP OPTIONS to the far end; 0: off"
+    )
 
     _v_name = field_validator("name", "username", "from_user")(_check_name)
     _v_cid = field_validator("caller_id")(_check_e164)
@@ -123,6 +126,14 @@ class TrunkSettings(_Frozen):
     def _host(cls, value: str) -> str:
         if not re.match(r"^[A-Za-z0-9.:-]{1,253}$", value):
             raise ValueError("must be a host name or IP address")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        # written into pjsip.conf: a ';' would start a comment, a space or a line break a new setting
+        if value is not None and not re.fullmatch(r"[!-:<-~]{8,128}", value.get_secret_value()):
+            raise ValueError("must be 8 to 128 printable characters without spaces or ';'")
         return value
 
     @field_validator("codecs")

@@ -25,7 +25,7 @@ import aiohttp
 import jinja2
 
 from dunline.config.loader import cache_dir
-from dunline.config.schema import InstancePorts, Settings
+from dunline.config.schema import InstancePorts, Settings, TrunkSettings
 from dunline.controller import carrier
 from dunline.controller.paths import REPO_ROOT
 from dunline.ivr.tts import Renderer
@@ -173,13 +173,26 @@ def _common(env: jinja2.Environment, inst: Instance) -> dict[str, str]:
     return out
 
 
+def _trunk_ctx(trunks: tuple[TrunkSettings, ...]) -> list[dict[str, Any]]:
+    return [
+        {**t.model_dump(), "password": t.password.get_secret_value() if t.password else ""} for t in trunks
+    ]
+
+
+def render_pjsip(settings: Settings, inst: Instance) -> str:
+    """The PBX's pjsip.conf for `settings.trunks` (the console re-renders it when a trunk changes)."""
+    ctx = {"ports": inst.ports, "trunks": _trunk_ctx(settings.trunks)}
+    return _env().get_template("pbx/pjsip.conf.j2").render(ctx)
+
+
+def write_conf(inst: Instance, files: Mapping[str, str]) -> None:
+    """Replace configuration files of a running instance, each atomically (write, then rename)."""
+    _write_all(inst, files)
+
+
 def render_pbx(settings: Settings, inst: Instance) -> None:
     env = _env()
     a = settings.asterisk
-    trunks = [
-        {**t.model_dump(), "password": t.password.get_secret_value() if t.password else ""}
-        for t in settings.trunks
-    ]
     ctx = {
         "ports": inst.ports,
         "ami": {
@@ -191,7 +204,7 @@ def render_pbx(settings: Settings, inst: Instance) -> None:
             "password": a.ari.password.get_secret_value() if a.ari.password else "",
             "app": a.ari.app,
         },
-        "trunks": trunks,
+        "trunks": _trunk_ctx(settings.trunks),
         "prompts_dir": inst.d("sounds"),
     }
     files = _common(env, inst)

@@ -80,6 +80,7 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
     too (PBX, AMI, ARI, every running campaign), until cancelled (Ctrl-C)."""
     from dunline.controller.app import Controller, close_pool, open_database
     from dunline.controller.host import CampaignHost
+    from dunline.controller.trunk_admin import TrunkAdmin
     from dunline.web import hook_sender
     from dunline.web.app import build_app, serve
     from dunline.web.trunks import live_status
@@ -94,9 +95,20 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
             rt = await stack.enter_async_context(Controller(settings))
             host = CampaignHost(rt)
             pool, clock = rt.pool, rt.dialer.clock
-            status = live_status(rt.ami, settings.trunks)
+            trunk_admin = TrunkAdmin(rt)
+            await trunk_admin.start()  # the PBX's trunks are the stored ones from here on
+            status = live_status(rt.ami, trunk_admin.contacts)
             desk = attach_desk(rt, host)
-            app = build_app(settings, pool, clock=clock, live=host.live, desk=desk, trunk_status=status)
+            trunk_admin.on_apply.append(lambda s: setattr(desk, "caller_id", s.trunk.caller_id))
+            app = build_app(
+                settings,
+                pool,
+                clock=clock,
+                live=host.live,
+                desk=desk,
+                trunk_status=status,
+                trunk_pbx=trunk_admin,
+            )
             work.append(("campaigns", host.run()))
         else:
             pool, _where = await open_database(settings)

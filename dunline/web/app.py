@@ -48,6 +48,10 @@ def _routes(app: web.Application) -> None:
     r.add_get("/compliance/abandon", views.abandon_report, name="compliance.abandon")
     r.add_get("/users", views.users_page, name="users")
     r.add_get("/trunks", trunks.page, name="trunks")
+    r.add_post("/trunks", trunks.add, name="trunks.add")
+    r.add_get("/trunks/{name}", trunks.edit_page, name="trunk")
+    r.add_post("/trunks/{name}", trunks.edit, name="trunk.edit")
+    r.add_post("/trunks/{name}/test", trunks.test_call, name="trunk.test")
     r.add_get("/campaigns", campaigns.campaign_list, name="campaigns")
     r.add_post("/campaigns", campaigns.create, name="campaign.create")
     r.add_get("/campaigns/{id}", campaigns.campaign_page, name="campaign")
@@ -77,10 +81,12 @@ def build_app(
     live: Callable[[int], dict[str, Any] | None] | None = None,
     desk: Desk | None = None,
     trunk_status: trunks.Status | None = None,
+    trunk_pbx: trunks.Pbx | None = None,
 ) -> web.Application:
     """`live(campaign_id)`: what the controller in this process knows of a campaign it runs (the
     pacer, agents); None when the console runs without a controller. `desk`: the agent desktop's link
-    to this process's agent pool (None: no controller here, the desk says so)."""
+    to this process's agent pool (None: no controller here, the desk says so). `trunk_status` and
+    `trunk_pbx`: the trunks' live state and the PBX the trunk pages change (None: no controller)."""
     app = web.Application(
         middlewares=[security.headers, security.api_auth, security.console_auth],
         client_max_size=8 * 1024 * 1024,
@@ -98,6 +104,8 @@ def build_app(
     monitor.install(app, pool, clock, live)
     if trunk_status is not None:
         app[trunks.STATUS] = trunk_status
+    if trunk_pbx is not None:
+        app[trunks.PBX] = trunk_pbx
     if desk is not None:
         desk.render = lambda name, ctx: env.get_template(name).render(**ctx)
         app[DESK] = desk

@@ -46,7 +46,7 @@ CONSOLE: Final[dict[str, frozenset[Role]]] = {
     "compliance.purge": _COMPLIANCE_READ,
     "compliance.abandon": _COMPLIANCE_READ,
     "users": frozenset({"admin"}),
-    "trunks": frozenset({"admin"}),
+    **{name: frozenset({"admin"}) for name in ("trunks", "trunks.add", "trunk", "trunk.edit", "trunk.test")},
     "campaigns": _WATCH,
     "campaign": _WATCH,
     "campaign.events": _WATCH,

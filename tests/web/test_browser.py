@@ -257,6 +257,7 @@ PAGES = [
     "compliance/abandon",
     "users",
     "trunks",
+    "trunks/carrier",
     "campaigns",
     "campaigns/1",
     "desk",
