@@ -62,7 +62,7 @@ class Board(Protocol):
 
     def resume(self, agent_id: str, now: datetime) -> None: ...
 
-    def take_ready(self, now: datetime) -> str | None: ...
+    def take_ready(self, now: datetime, only: str | None = None) -> str | None: ...
 
     def release(self, agent_id: str, now: datetime) -> None: ...
 
@@ -218,16 +218,19 @@ class AgentPool(Generic[B]):
         self._changed()
 
     # ---- debtors ------------------------------------------------------------------------------------
-    async def connect(self, channel_id: str, screen: Mapping[str, Any], within_s: float = 2.0) -> str | None:
-        """Put the debtor's channel (in Stasis, answered) in the bridge of the agent ready longest,
-        waiting up to `within_s` for one. Returns the agent id, or None when no agent was free in
-        time (or none is logged in): the caller then plays the safe-harbour message. Raises
-        DebtorGone when the debtor's channel left first. Cancel-safe: an agent taken for a
+    async def connect(
+        self, channel_id: str, screen: Mapping[str, Any], within_s: float = 2.0, *, only: str | None = None
+    ) -> str | None:
+        """Put the debtor's channel (in Stasis, answered) in the bridge of the agent ready longest
+        (`only`: of that agent, the one who dialled the call), waiting up to `within_s` for one.
+        Returns the agent id, or None when no agent was free in time (or none is logged in): the
+        caller then plays the safe-harbour message. Raises DebtorGone when the debtor's channel left
+        first. Cancel-safe: an agent taken for a
         connection that did not complete is released."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
         while True:
-            agent_id = await self._take(deadline)
+            agent_id = await self._take(deadline, only)
             if agent_id is None:
                 return None
             leg = self._legs[agent_id]
@@ -260,10 +263,10 @@ class AgentPool(Generic[B]):
             self._screen({**screen, "agent": agent_id})
             return agent_id
 
-    async def _take(self, deadline: float) -> str | None:
+    async def _take(self, deadline: float, only: str | None = None) -> str | None:
         loop = asyncio.get_running_loop()
         while True:
-            agent_id = self.board.take_ready(self.clock())
+            agent_id = self.board.take_ready(self.clock(), only)
             if agent_id is not None:
                 self._changed()
                 return agent_id

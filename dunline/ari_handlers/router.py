@@ -90,7 +90,9 @@ class AgentCall:
         try:
             agent = None
             if r.agents is not None:
-                agent = await r.agents.connect(self.channel_id, screen, r.connect_within_s)
+                agent = await r.agents.connect(
+                    self.channel_id, screen, r.connect_within_s, only=self.ctx.agent
+                )
         except DebtorGone:
             return  # hung up while being connected: not an abandoned call
         if agent is not None:

@@ -45,6 +45,7 @@ class CallContext:
     currency: str = "USD"
     mode: str = "ivr"  # the campaign's: "ivr" (this module talks) or "agent" (connected to an agent)
     template: str | None = None  # the plan step's script template (the agent's screen shows it)
+    agent: str | None = None  # agent mode: the one agent this call is for (a preview, an own callback)
 
 
 RecordHook = Callable[[CallContext, engine.Record], Awaitable[None]]

@@ -61,7 +61,16 @@ def _context(attempt: Attempt, ledger: Ledger, flags: frozenset[str]) -> Context
 
 
 def _blocks(rules: Sequence[Rule], ctx: Context, t: datetime) -> list[Block]:
-    return [b for b in (evaluate_governing(r, ctx, t) for r in rules) if b is not None]
+    return [
+        b for b in (evaluate_governing(r, ctx, t) for r in rules if not _waived(r, ctx, t)) if b is not None
+    ]
+
+
+def _waived(rule: Rule, ctx: Context, t: datetime) -> bool:
+    """The debtor asked for this contact within the rule's `consent_days` (not in the future)."""
+    days = getattr(rule, "consent_days", None)
+    asked = ctx.attempt.asked_at
+    return days is not None and asked is not None and t - timedelta(days=days) <= asked <= t
 
 
 def check(
@@ -89,7 +98,10 @@ def check(
     rules = tuple(r for r in rules if ctx.attempt_matches(r.applies_to))  # fixed for this attempt
     blocks = _blocks(rules, ctx, now)
     if not blocks:
-        return Verdict(True, (), (), None, names)
+        waived = tuple(
+            r.id for r in rules if _waived(r, ctx, now) and evaluate_governing(r, ctx, now) is not None
+        )
+        return Verdict(True, (), (), None, names, waived)
     ids = tuple(dict.fromkeys(b.rule for b in blocks))
     reasons = tuple(dict.fromkeys(b.reason for b in blocks))
     return Verdict(False, ids, reasons, _next_allowed(rules, ctx, now, blocks), names)

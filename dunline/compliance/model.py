@@ -98,6 +98,9 @@ class Attempt:
     kind: Kind = "agent"
     caller_id: str | None = None
     autodialed: bool = False  # placed by a machine from a list (predictive/progressive/IVR campaigns)
+    # when the debtor asked, directly, for this contact (a callback booked at their request); rules
+    # with `consent_days` do not block it within that many days (Reg F 1006.14(b)(3)(i))
+    asked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     next_allowed_at: datetime | None = None  # earliest time the same attempt would pass; None: never
     profiles: tuple[str, ...] = ()  # the jurisdiction profiles that governed the decision
+    waived: tuple[str, ...] = ()  # rules that would have blocked but the debtor asked for the contact
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -115,6 +119,7 @@ class Verdict:
             "reasons": list(self.reasons),
             "next_allowed_at": None if self.next_allowed_at is None else self.next_allowed_at.isoformat(),
             "profiles": list(self.profiles),
+            "waived": list(self.waived),
         }
 
 

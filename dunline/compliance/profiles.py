@@ -113,7 +113,19 @@ class ConsumerWindowsRule(_Rule):
     type: Literal["consumer_windows"]
 
 
-class CapRule(_Rule):
+class _ConsentWaivable(_Rule):
+    consent_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description=(
+            "a contact the debtor asked for directly (a callback booked at their request) within this many"
+            " days before it is not blocked by the rule"
+        ),
+    )
+
+
+class CapRule(_ConsentWaivable):
     """At most `limit` counted entries in the window, so the (limit+1)-th is blocked.
 
     `window`: `7d`, `30d`, `72h` (rolling: the entries of the last 7x24 hours) or `day` (the calendar
@@ -132,7 +144,7 @@ class CapRule(_Rule):
         return n * (86400 if self.window.endswith("d") else 3600)
 
 
-class CooldownRule(_Rule):
+class CooldownRule(_ConsentWaivable):
     """No contact for a while after a counted entry: `hours` (rolling) or `calendar_days`
     (the day of the entry is day 1 in local time; contact may resume at the next local midnight)."""
 

@@ -136,6 +136,7 @@ class AttemptIn(_Strict):
     kind: Kind = "agent"
     caller_id: str | None = None
     autodialed: bool = False
+    asked_at: AwareDatetime | None = None  # when the debtor asked for this contact (a callback)
 
     @field_validator("phone")
     @classmethod
@@ -177,6 +178,6 @@ def parse_scenario(raw: Any) -> tuple[Attempt, Ledger, frozenset[str], datetime]
         debtor_windows=tuple(_window(w) for w in a.debtor_windows),
     )
     t = s.attempt
-    attempt = Attempt(account, t.channel, t.phone, t.kind, t.caller_id, t.autodialed)
+    attempt = Attempt(account, t.channel, t.phone, t.kind, t.caller_id, t.autodialed, t.asked_at)
     ledger = Ledger.of(Contact(h.at, h.channel, h.direction, h.result, h.phone, h.kind) for h in s.history)
     return attempt, ledger, frozenset(a.flags), s.now

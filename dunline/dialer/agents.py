@@ -143,9 +143,14 @@ class AgentBoard:
         else:
             raise AgentStateError(agent_id, f"{agent.state} with no pause pending", "resume", ("paused",))
 
-    def take_ready(self, now: datetime) -> str | None:
-        """The agent ready longest (ties by id), now on_call; None when nobody is ready."""
-        ready = [(a.since, aid) for aid, a in self._agents.items() if a.state == "ready"]
+    def take_ready(self, now: datetime, only: str | None = None) -> str | None:
+        """The agent ready longest (ties by id), now on_call; None when nobody is ready. `only`: that
+        agent or nobody (a call the agent dialled from a preview or an own callback)."""
+        ready = [
+            (a.since, aid)
+            for aid, a in self._agents.items()
+            if a.state == "ready" and (only is None or aid == only)
+        ]
         if not ready:
             return None
         since, agent_id = min(ready)

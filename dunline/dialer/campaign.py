@@ -21,6 +21,7 @@ to a controller). In `ivr` mode followers dial too, sharing the queue through th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -122,9 +123,12 @@ class CampaignRunner:
         self._machines = 0.0
 
     # ---- one member --------------------------------------------------------------------------------
-    async def _try(self, member: store.Member) -> None:
+    async def _try(self, member: store.Member, agent: str | None = None) -> None:
+        """One call to `member`; `agent`: connect it to that agent only (agent modes)."""
         now = self.clock()
         target = await self.target_for(member.account_id, member.template)
+        if target is not None and (agent is not None or member.asked_at is not None):
+            target = dataclasses.replace(target, agent=agent, asked_at=member.asked_at)
         if target is None:  # no phone left to call
             async with self.pool.acquire() as conn:
                 await store.settle(conn, member, result="no_number", counted=False, next_try_at=None)
@@ -352,9 +356,17 @@ class CampaignRunner:
             found = await store.claim(conn, self.cid, 1, node=self.node, now=self.clock())
         return found[0] if found else None
 
-    async def preview_call(self, member: store.Member) -> None:
-        """The agent starts the previewed call."""
-        await self._try(member)
+    async def preview_call(self, member: store.Member, agent: str | None = None) -> None:
+        """The agent starts the previewed call; it is connected to that agent, no other."""
+        await self._try(member, agent)
+
+    async def claim_callback(self, account_id: int, agent: str) -> store.Member | None:
+        """Claim the callback `agent` booked for themself on `account_id` when it is due (None when
+        there is none); the agent then dials it with `preview_call(member, agent)`."""
+        async with self.pool.acquire() as conn:
+            return await store.claim_own(
+                conn, self.cid, account_id, agent=agent, node=self.node, now=self.clock()
+            )
 
     async def preview_skip(self, member: store.Member) -> None:
         """The agent passes: the account goes back to the queue untouched."""

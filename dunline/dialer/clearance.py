@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -88,14 +88,26 @@ async def _judge(
     caller_id: str | None,
     at: datetime,
     profiles: tuple[Profile, ...] | None,
+    asked_at: datetime | None = None,
 ) -> Verdict:
     facts = await contacts.account_facts(conn, account_id)
     if facts is None:
         raise KeyError(f"no account {account_id}")
     history = await contacts.call_history(conn, account_id, at - HISTORY)
     # every call the dialer places is machine-dialled from a list
-    attempt = Attempt(to_account(facts), "call", number, kind, caller_id, autodialed=True)
+    attempt = Attempt(to_account(facts), "call", number, kind, caller_id, True, asked_at)
     return gate.check(attempt, to_ledger(history), frozenset(facts["flags"]), at, profiles)
+
+
+def _waived_notes(verdict: Verdict, asked_at: datetime | None) -> tuple[str, ...]:
+    """An allowed call that passed only because the debtor asked for it says so in the audit trail."""
+    if not verdict.waived or asked_at is None:
+        return ()
+    asked = asked_at.astimezone(UTC)
+    return tuple(
+        f"{r}: set aside, the debtor asked for this call at {asked:%Y-%m-%d %H:%M} UTC"
+        for r in verdict.waived
+    )
 
 
 async def preview(
@@ -107,10 +119,11 @@ async def preview(
     caller_id: str | None,
     at: datetime,
     profiles: tuple[Profile, ...] | None = None,
+    asked_at: datetime | None = None,
 ) -> Verdict:
     """What the gate would say, without recording anything (planning, "why not now?")."""
     async with pool.acquire() as conn:
-        return await _judge(conn, account_id, number, kind, caller_id, at, profiles)
+        return await _judge(conn, account_id, number, kind, caller_id, at, profiles, asked_at)
 
 
 async def clear(
@@ -125,12 +138,14 @@ async def clear(
     at: datetime,
     profiles: tuple[Profile, ...] | None = None,
     template: str | None = None,
+    asked_at: datetime | None = None,
 ) -> Clearance:
     """The gate's verdict on calling `number` for the account now; the attempt row when allowed.
-    `template`: the script template of the plan step the call carries out (kept on the attempt)."""
+    `template`: the script template of the plan step the call carries out (kept on the attempt).
+    `asked_at`: when the debtor asked for this call (a callback booked at their request)."""
     async with pool.acquire() as conn, conn.transaction():
         await contacts.lock_account(conn, account_id)
-        verdict = await _judge(conn, account_id, number, kind, caller_id, at, profiles)
+        verdict = await _judge(conn, account_id, number, kind, caller_id, at, profiles, asked_at)
         attempt_id = None
         if verdict.allowed:
             attempt_id = await store.insert_attempt(
@@ -153,7 +168,7 @@ async def clear(
             kind=kind,
             allowed=verdict.allowed,
             rules=verdict.rules,
-            reasons=verdict.reasons,
+            reasons=verdict.reasons or _waived_notes(verdict, asked_at),
             next_allowed_at=verdict.next_allowed_at,
             profiles=verdict.profiles,
         )

@@ -56,6 +56,8 @@ class DialTarget:
     timezone: str = "UTC"
     currency: str = "USD"
     mode: str = "ivr"  # ivr: the IVR talks; agent: the call is connected to an agent
+    agent: str | None = None  # agent mode: connect to this agent only (a preview or an own callback)
+    asked_at: datetime | None = None  # a callback: when the debtor asked for it (the gate reads it)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class Dialer:
             caller_id=self.settings.trunk.caller_id,
             at=self.clock(),
             template=template,
+            asked_at=target.asked_at,
         )
         attempt = cleared.attempt_id
         if attempt is None:
@@ -223,6 +226,7 @@ class Dialer:
             target.currency,
             mode=target.mode,
             template=template,
+            agent=target.agent,
         )
         try:
             state = await self._follow(attempt, target, _voicemail(cleared.verdict.profiles, target))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -34,6 +34,12 @@ class CampaignError(ValueError):
     """A campaign command that cannot be carried out; the message says why."""
 
 
+OWN_GRACE = timedelta(hours=1)  # a callback booked for one agent goes to anyone after this long due
+_RETURNED = (
+    "m.campaign_id, m.account_id, m.template, m.tries, m.next_try_at, m.claimed_at, m.agent, m.asked_at"
+)
+
+
 @dataclass(frozen=True)
 class Member:
     campaign_id: int
@@ -42,6 +48,8 @@ class Member:
     tries: int
     next_try_at: datetime
     claimed_at: datetime | None
+    agent: str | None = None  # a callback booked for this agent only
+    asked_at: datetime | None = None  # a callback: when the debtor asked for it
 
 
 async def create(conn: asyncpg.Connection, spec: dict[str, Any], actor: str = "cli") -> int:
@@ -114,26 +122,64 @@ async def claim(
     conn: asyncpg.Connection, campaign_id: int, n: int, *, node: str, now: datetime
 ) -> list[Member]:
     """Claim up to `n` members due by `now`, oldest due first; members other controllers hold locked
-    right now are skipped, not waited for."""
+    right now are skipped, not waited for. A callback booked for one agent is left to that agent until
+    it has been due for OWN_GRACE."""
     if n <= 0:
         return []
     rows = await conn.fetch(
-        """
+        f"""
         WITH due AS (
             SELECT campaign_id, account_id FROM campaign_members
             WHERE campaign_id = $1 AND state = 'queued' AND next_try_at <= $2
+              AND (agent IS NULL OR next_try_at <= $2 - $5::interval)
             ORDER BY next_try_at, account_id
             LIMIT $3 FOR UPDATE SKIP LOCKED)
         UPDATE campaign_members m SET state = 'claimed', claimed_by = $4, claimed_at = $2
         FROM due WHERE m.campaign_id = due.campaign_id AND m.account_id = due.account_id
-        RETURNING m.campaign_id, m.account_id, m.template, m.tries, m.next_try_at, m.claimed_at
+        RETURNING {_RETURNED}
         """,
         campaign_id,
         now,
         n,
         node,
+        OWN_GRACE,
     )
     return [Member(**dict(r.items())) for r in rows]
+
+
+async def claim_own(
+    conn: asyncpg.Connection, campaign_id: int, account_id: int, *, agent: str, node: str, now: datetime
+) -> Member | None:
+    """Claim the callback `agent` booked for themself on this account, when it is due; None when there
+    is none (not theirs, not due yet, or taken already)."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE campaign_members m SET state = 'claimed', claimed_by = $4, claimed_at = $5
+        WHERE campaign_id = $1 AND account_id = $2 AND agent = $3 AND state = 'queued'
+          AND next_try_at <= $5
+        RETURNING {_RETURNED}
+        """,
+        campaign_id,
+        account_id,
+        agent,
+        node,
+        now,
+    )
+    return Member(**dict(row.items())) if row is not None else None
+
+
+async def own_callbacks(conn: asyncpg.Connection, agent: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The callbacks `agent` booked for themself and has not tried yet, soonest first."""
+    rows = await conn.fetch(
+        "SELECT m.campaign_id, c.name AS campaign, m.account_id, a.account_ref, m.next_try_at"
+        " FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id"
+        " JOIN accounts a ON a.id = m.account_id"
+        " WHERE m.agent = $1 AND m.state = 'queued' AND c.status IN ('running', 'paused')"
+        " ORDER BY m.next_try_at LIMIT $2",
+        agent,
+        limit,
+    )
+    return [dict(r.items()) for r in rows]
 
 
 async def settle(
@@ -150,7 +196,8 @@ async def settle(
         """
         UPDATE campaign_members SET state = CASE WHEN $3::timestamptz IS NULL THEN 'done' ELSE 'queued' END,
             next_try_at = coalesce($3, next_try_at), tries = tries + $4, last_result = $5,
-            claimed_by = NULL, claimed_at = NULL
+            claimed_by = NULL, claimed_at = NULL, agent = CASE WHEN $4 > 0 THEN NULL ELSE agent END,
+            asked_at = CASE WHEN $4 > 0 THEN NULL ELSE asked_at END
         WHERE campaign_id = $1 AND account_id = $2 AND state = 'claimed'
         """,
         member.campaign_id,
@@ -163,7 +210,7 @@ async def settle(
 
 async def claimed_by(conn: asyncpg.Connection, campaign_id: int, node: str) -> list[Member]:
     rows = await conn.fetch(
-        "SELECT campaign_id, account_id, template, tries, next_try_at, claimed_at FROM campaign_members"
+        f"SELECT {_RETURNED} FROM campaign_members m"
         " WHERE campaign_id = $1 AND state = 'claimed' AND claimed_by = $2",
         campaign_id,
         node,
@@ -176,7 +223,7 @@ async def stale_claims(
 ) -> list[Member]:
     """Members other controllers claimed before `before` (longer ago than any call lasts)."""
     rows = await conn.fetch(
-        "SELECT campaign_id, account_id, template, tries, next_try_at, claimed_at FROM campaign_members"
+        f"SELECT {_RETURNED} FROM campaign_members m"
         " WHERE campaign_id = $1 AND state = 'claimed' AND claimed_at < $2 AND claimed_by <> $3",
         campaign_id,
         before,

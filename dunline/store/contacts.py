@@ -61,13 +61,19 @@ async def histories(
     conn: asyncpg.Connection, account_ids: Sequence[int], since: datetime
 ) -> dict[int, list[dict[str, Any]]]:
     """`call_history` of many accounts in two queries. Each entry also says which template the
-    contact used and the promise made in it (the slots of a `promise_to_pay` outcome), if any."""
+    contact used and the promise made in it (the slots of a `promise_to_pay` outcome), if any.
+
+    A completed call is a `conversation` when the IVR verified the debtor or an agent talked with the
+    person who answered (the call was bridged to an agent: counted whoever it was, which can only block
+    more); else `answered`."""
     rows = await conn.fetch(
         """
         SELECT a.account_id, a.created_at AS at, 'call' AS channel, 'outbound' AS direction, a.state,
                a.number_e164 AS phone, a.kind, a.template,
-               EXISTS (SELECT 1 FROM contact_ledger l WHERE l.attempt_id = a.id AND l.event = 'ivr.session'
-                       AND (l.detail->>'verified')::boolean) AS verified,
+               (EXISTS (SELECT 1 FROM contact_ledger l WHERE l.attempt_id = a.id AND l.event = 'ivr.session'
+                        AND (l.detail->>'verified')::boolean)
+                OR EXISTS (SELECT 1 FROM attempt_transitions t WHERE t.attempt_id = a.id
+                           AND t.to_state = 'bridged')) AS verified,
                (SELECT o.detail->'slots' FROM outcomes o WHERE o.attempt_id = a.id
                   AND o.outcome = 'promise_to_pay' ORDER BY o.id DESC LIMIT 1) AS promise
         FROM attempts a WHERE a.account_id = ANY($1::bigint[]) AND a.created_at > $2

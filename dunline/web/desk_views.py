@@ -13,16 +13,18 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
+from pydantic import Field
 
 from dunline.ari_handlers.agents import AgentError
 from dunline.compliance.model import mask_number
 from dunline.dialer.agents import AgentStateError
 from dunline.dialer.clearance import preview as gate_preview
+from dunline.store import campaigns as campaign_store
 from dunline.store.attempts import audit, record_outcome
 from dunline.web import disposition
 from dunline.web.context import services, session
 from dunline.web.desk import DESK, PAUSE_CODES, Desk, attempt_id, phone_endpoint
-from dunline.web.views import _base
+from dunline.web.views import _base, _parse, _Query
 
 log = logging.getLogger("dunline.web.desk")
 
@@ -49,16 +51,21 @@ def _done(text: str) -> web.Response:
 async def page(request: web.Request) -> web.StreamResponse:
     desk = request.app.get(DESK)
     s = session(request)
-    campaigns = await services(request).pool.fetch(
-        "SELECT id, name FROM campaigns WHERE mode = 'preview' AND status IN ('running', 'paused')"
-        " ORDER BY id"
-    )
+    svc = services(request)
+    async with svc.pool.acquire() as conn:
+        campaigns = await conn.fetch(
+            "SELECT id, name FROM campaigns WHERE mode = 'preview' AND status IN ('running', 'paused')"
+            " ORDER BY id"
+        )
+        callbacks = await campaign_store.own_callbacks(conn, s.user_name)
+    now = svc.clock()
     ctx = _base(
         request,
         available=desk is not None,
         st=desk.state(s.user_name) if desk else None,
         codes=PAUSE_CODES,
         previews=[dict(r.items()) for r in campaigns],
+        callbacks=[{**c, "due": c["next_try_at"] <= now} for c in callbacks],
     )
     return aiohttp_jinja2.render_template("desk.html", request, ctx)
 
@@ -168,13 +175,17 @@ async def save_disposition(request: web.Request) -> web.StreamResponse:
 
 
 async def _schedule_callback(request: web.Request, aid: Any, at: str, owner: str | None) -> None:
-    """The campaign tries the account again at the callback time (the gate still decides then)."""
+    """The campaign tries the account again at the callback time (the gate still decides then); a
+    callback `owner` booked for themself waits in their "My callbacks" (store.campaigns.OWN_GRACE)."""
     await services(request).pool.execute(
         "UPDATE campaign_members m"
-        " SET state = 'queued', next_try_at = $2, claimed_by = NULL, claimed_at = NULL"
+        " SET state = 'queued', next_try_at = $2, claimed_by = NULL, claimed_at = NULL, agent = $3,"
+        " asked_at = $4"
         " FROM attempts a WHERE a.id = $1 AND m.campaign_id = a.campaign_id AND m.account_id = a.account_id",
         aid,
         datetime.fromisoformat(at),
+        owner,
+        services(request).clock(),
     )
     log.info("callback for attempt %s at %s (%s)", aid, at, owner or "anyone")
 
@@ -226,6 +237,7 @@ async def preview(request: web.Request) -> web.StreamResponse:
             kind="agent",
             caller_id=desk.caller_id,
             at=services(request).clock(),
+            asked_at=member.asked_at,
         )
     view = await _preview_view(request, str(ref))
     ctx = {"cid": cid, "empty": False, "a": view, "verdict": verdict, "no_number": target is None,
@@ -252,11 +264,68 @@ async def dial(request: web.Request) -> web.StreamResponse:
     runner = desk.host.runners.get(cid)
     if runner is None:
         raise web.HTTPConflict(text=f"campaign {cid} is no longer running here")
+    _must_be_ready(desk, agent)
     seat.preview = None
-    task = asyncio.get_running_loop().create_task(runner.preview_call(member), name=f"preview-{agent}")
-    desk.keep(task)
+    _start_call(desk, runner, member, agent)
     await _audit(request, "agent.dial", {"campaign": cid, "account": member.account_id})
     return _done("Dialling: the gate decides again at the moment of the call.")
+
+
+def _must_be_ready(desk: Desk, agent: str) -> None:
+    """A call an agent dials is connected to that agent only: they must be on the line and ready, or
+    the debtor would answer to nobody (an abandoned call)."""
+    state = desk.agents.board.state(agent)
+    if state != "ready":
+        raise web.HTTPConflict(text=f"your line is {state.replace('_', ' ')}: log in your phone and go ready")
+
+
+def _start_call(desk: Desk, runner: Any, member: Any, agent: str) -> None:
+    task = asyncio.get_running_loop().create_task(runner.preview_call(member, agent), name=f"dial-{agent}")
+    desk.keep(task)
+
+
+class CallbackForm(_Query):
+    csrf: str | None = None
+    campaign: int = Field(ge=1)
+    account: int = Field(ge=1)
+
+
+async def dial_callback(request: web.Request) -> web.StreamResponse:
+    """The agent dials a callback they booked for themself (their "My callbacks")."""
+    desk = _desk(request)
+    agent = session(request).user_name
+    form: CallbackForm = _parse(CallbackForm, await request.post())
+    runner = desk.host.runners.get(form.campaign)
+    if runner is None:
+        raise web.HTTPConflict(text=f"campaign: {form.campaign} is not running on this controller")
+    _must_be_ready(desk, agent)
+    member = await runner.claim_callback(form.account, agent)
+    if member is None:
+        raise web.HTTPConflict(text="account: no callback of yours is due on it (not yet, or done already)")
+    target = await runner.target_for(member.account_id, member.template)
+    verdict = None
+    if target is not None:
+        verdict = await gate_preview(
+            services(request).pool,
+            account_id=member.account_id,
+            number=target.number,
+            kind="agent",
+            caller_id=desk.caller_id,
+            at=services(request).clock(),
+            asked_at=member.asked_at,
+        )
+    if verdict is None or not verdict.allowed:
+        await runner.preview_skip(member)  # back in the queue, still yours
+        why = "; ".join(verdict.reasons) if verdict else "no number left to call"
+        when = (
+            f" (next allowed {verdict.next_allowed_at:%Y-%m-%d %H:%M} UTC)"
+            if verdict and verdict.next_allowed_at
+            else ""
+        )
+        raise web.HTTPConflict(text=f"the gate blocks this call now: {why}{when}")
+    _start_call(desk, runner, member, agent)
+    await _audit(request, "agent.callback", {"campaign": form.campaign, "account": form.account})
+    return _done("Dialling your callback: the gate decides again at the moment of the call.")
 
 
 async def skip(request: web.Request) -> web.StreamResponse:
@@ -286,4 +355,5 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/desk/plan", plan_calculator, name="desk.plan")
     r.add_get("/desk/preview", preview, name="desk.preview")
     r.add_post("/desk/dial", dial, name="desk.dial")
+    r.add_post("/desk/callback", dial_callback, name="desk.callback")
     r.add_post("/desk/skip", skip, name="desk.skip")

@@ -65,6 +65,7 @@ CONSOLE: Final[dict[str, frozenset[Role]]] = {
             ".plan",
             ".preview",
             ".dial",
+            ".callback",
             ".skip",
         )
     },

@@ -139,6 +139,61 @@ async def test_selection_claims_and_recovery_in_the_database(stack: Stack) -> No
         await pool.close()
 
 
+async def test_a_callback_booked_for_one_agent_waits_for_that_agent(stack: Stack) -> None:
+    """Only its agent claims an own callback (once due) until it has been due for OWN_GRACE; then
+    anyone's claim takes it. A placed try ends the ownership; a blocked one keeps it."""
+    now = stack.clock()
+    pool, _ = await open_database(stack.settings)
+    try:
+        (acc,) = await seed(pool, "OWN", ["+14155561300"], tier="t_own", due=now)
+        (other,) = await seed(pool, "OWO", ["+14155561301"], tier="t_own", due=now)
+        spec = parse_spec({"name": "own callbacks", "mode": "preview", "tiers": ["t_own"]})
+        async with pool.acquire() as conn:
+            cid = await store.create(conn, spec.model_dump(mode="json"))
+            await store.move(conn, cid, "start")
+            await store.add_due(conn, cid, tiers=["t_own"], stages=spec.stages, channel="ivr_call", now=now)
+            later = now + timedelta(minutes=30)
+            await conn.execute(
+                "UPDATE campaign_members SET agent = 'ann', next_try_at = $3 WHERE campaign_id = $1"
+                " AND account_id = $2",
+                cid,
+                acc,
+                later,
+            )
+            assert [c["account_id"] for c in await store.own_callbacks(conn, "ann")] == [acc]
+            assert await store.own_callbacks(conn, "bob") == []
+            # not due yet: not even ann; bob never; the campaign's claim takes only the other account
+            assert await store.claim_own(conn, cid, acc, agent="ann", node="n", now=now) is None
+            at_due = later + timedelta(minutes=1)
+            assert await store.claim_own(conn, cid, acc, agent="bob", node="n", now=at_due) is None
+            got = await store.claim(conn, cid, 10, node="n", now=at_due)
+            assert [m.account_id for m in got] == [other]
+            # ann dials it; the gate blocks: the callback stays hers
+            mine = await store.claim_own(conn, cid, acc, agent="ann", node="n", now=at_due)
+            assert mine is not None and mine.agent == "ann"
+            await store.settle(conn, mine, result="blocked", counted=False, next_try_at=at_due)
+            assert (
+                await conn.fetchval(
+                    "SELECT agent FROM campaign_members WHERE campaign_id = $1 AND account_id = $2", cid, acc
+                )
+                == "ann"
+            )
+            # left undialled past the grace: anyone's claim takes it
+            grace = at_due + store.OWN_GRACE + timedelta(seconds=1)
+            got = await store.claim(conn, cid, 10, node="n", now=grace)
+            assert [m.account_id for m in got] == [acc]
+            await store.settle(conn, got[0], result="no_answer", counted=True, next_try_at=grace)
+            assert (
+                await conn.fetchval(
+                    "SELECT agent FROM campaign_members WHERE campaign_id = $1 AND account_id = $2", cid, acc
+                )
+                is None
+            )  # tried: later tries go to anyone
+            await store.move(conn, cid, "stop")
+    finally:
+        await pool.close()
+
+
 NUMBERS = [
     "+14155550101",  # answers, promises
     "+14155550104",  # busy

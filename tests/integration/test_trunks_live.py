@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 AGENT_PHONE = "+15550001009"  # the carrier's "agent" kind: answers and stays on the line, silent
+BUSY_LINE = "+14155550190"  # a carrier test line that is always busy (no account has it)
 
 
 async def _eventually(what: str, probe: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
@@ -171,11 +172,11 @@ async def _page_checks(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
         csrf = await _login(client, "ops", "trunk page password")
         text = await (await client.get("/trunks")).text()
         assert "Avail" in text and "backup</a> (disabled)" in text
-        r = await client.post("/trunks/carrier/test", data={"csrf": csrf, "number": "+14155550104"})
+        r = await client.post("/trunks/carrier/test", data={"csrf": csrf, "number": BUSY_LINE})
         page = await r.text()
         assert r.status == 200, page
         said = page.split('id="test-result">', 1)[-1].split("</p>", 1)[0]
-        assert "<strong>busy</strong>" in said, said  # the carrier's number that is always busy
+        assert "<strong>busy</strong>" in said, said  # the carrier's answer
         debtor = await rt.pool.fetchval("SELECT number_e164 FROM phones LIMIT 1")
         if debtor is not None:
             r = await client.post("/trunks/carrier/test", data={"csrf": csrf, "number": debtor})

@@ -320,3 +320,15 @@ class BoardMachine(RuleBasedStateMachine):
 
 BoardMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestBoardMachine = BoardMachine.TestCase
+
+
+def test_take_ready_only_one_agent() -> None:
+    """A call an agent dialled (preview, own callback) goes to that agent, not the one ready longest."""
+    b = AgentBoard()
+    b.login("a", at(0))
+    b.login("b", at(5))
+    assert b.take_ready(at(6), only="b") == "b"
+    assert b.state("a") == "ready"
+    assert b.take_ready(at(7), only="b") is None  # b is on a call: nobody else is taken instead
+    assert b.take_ready(at(7), only="nobody") is None
+    assert b.state("a") == "ready"

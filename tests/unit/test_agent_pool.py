@@ -360,3 +360,16 @@ async def test_the_client_originates_into_stasis_with_app_args() -> None:
         }
     finally:
         await fake.stop()
+
+
+async def test_a_call_for_one_agent_waits_for_that_agent_only() -> None:
+    ari = Ari()
+    pool, _ = make_pool(ari)
+    await login(pool, ari, "a1")  # ready longest
+    await login(pool, ari, "a2")
+    assert await pool.connect("debtor1", SCREEN, only="a2") == "a2"
+    assert pool.board.state("a1") == "ready"
+    # a2 is busy now: a call for a2 is not given to a1; after the wait, nobody (safe harbour)
+    assert await pool.connect("debtor2", SCREEN, within_s=0.2, only="a2") is None
+    assert pool.board.state("a1") == "ready"
+    await pool.close()

@@ -43,6 +43,7 @@ EXPECTED = {
     "desk.plan": ("GET", "/desk/plan", DESK),
     "desk.preview": ("GET", "/desk/preview?campaign=1", DESK),
     "desk.dial": ("POST", "/desk/dial", DESK),
+    "desk.callback": ("POST", "/desk/callback", DESK),
     "desk.skip": ("POST", "/desk/skip", DESK),
 }
 FORMS = {

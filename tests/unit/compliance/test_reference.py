@@ -233,15 +233,19 @@ def ref_blocks(
     if "us" in profiles:
         if hours_apply and not inside_everywhere(t, zones, time(8), time(21)):
             out.add("window")
+        # docs: a call the debtor asked for at most 7 days ago (and not later than now) is not blocked
+        # by freq-7in7 or lockout-7 (consent_days: 7)
+        asked = attempt.asked_at
+        asked_for = asked is not None and t - 7 * DAY <= asked.astimezone(UTC) <= t
         if calling:
             n = 0
             for c in history:
                 if c.channel in ("call", "voicemail") and c.direction == "outbound" and within(c, 7 * DAY):
                     n += 1
-            if n >= 7:
+            if n >= 7 and not asked_for:
                 out.add("freq-7in7")
             for c in history:
-                if c.channel in ("call", "voicemail") and c.result == "conversation":
+                if c.channel in ("call", "voicemail") and c.result == "conversation" and not asked_for:
                     resume = max(local_midnight(c.at.astimezone(z).date() + 7 * DAY, z) for z in zones)
                     if t < resume:
                         out.add("lockout-7")
@@ -508,7 +512,10 @@ def cases(draw: st.DrawFn) -> Case:
         )
     caller_id = draw(st.sampled_from([VALID_CALLER_ID[account.country]] * 8 + [None, "+15555555555"]))
     kind = draw(st.sampled_from(ATTEMPT_KINDS))
-    attempt = Attempt(account, channel, phone, kind, caller_id, autodialed=draw(st.booleans()))
+    asked_at = None
+    if draw(st.integers(0, 3)) == 0:  # sometimes a callback the debtor asked for, up to 9 days ago
+        asked_at = now - timedelta(seconds=draw(st.integers(-3600, 9 * 86400)))
+    attempt = Attempt(account, channel, phone, kind, caller_id, draw(st.booleans()), asked_at)
     zones = ref_zones(account)
     as_local = draw(st.booleans())  # the same instant as a debtor's local wall clock
     if zones and as_local:
