@@ -112,6 +112,11 @@ class TrunkSettings(_Frozen):
     registration: bool = True
     codecs: tuple[Literal["ulaw", "alaw", "g722", "gsm"], ...] = ("ulaw", "alaw")
     caller_id: str = "+14155550100"
+    caller_id_pool: tuple[str, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="more numbers of yours to show: each call shows the one nearest the debtor's number",
+    )
     max_channels: int = Field(default=30, ge=1, le=10000)
     calls_per_second: float = Field(default=20.0, gt=0, le=1000)
     qualify_s: int = Field(
@@ -127,6 +132,17 @@ class TrunkSettings(_Frozen):
         if not re.match(r"^[A-Za-z0-9.:-]{1,253}$", value):
             raise ValueError("must be a host name or IP address")
         return value
+
+    @field_validator("caller_id_pool")
+    @classmethod
+    def _pool(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for i, n in enumerate(value):
+            try:
+                out.append(_check_e164(n))
+            except ValueError as exc:
+                raise ValueError(f"number {i + 1} ({n!r}): {exc}") from None
+        return tuple(dict.fromkeys(out))
 
     @field_validator("password")
     @classmethod

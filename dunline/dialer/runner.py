@@ -31,7 +31,7 @@ from dunline.ari_handlers.session import CallContext
 from dunline.compliance.model import Kind
 from dunline.compliance.profiles import voicemail_policy
 from dunline.config.schema import Settings
-from dunline.dialer import clearance, lifecycle
+from dunline.dialer import caller_ids, clearance, lifecycle
 from dunline.dialer.ami import Ami, AmiError, OriginateResult
 from dunline.ivr import engine
 from dunline.store import attempts as store
@@ -182,6 +182,11 @@ class Dialer:
             self._outcomes[attempt_id] = outcome
 
     # ---- one attempt ------------------------------------------------------------------------------
+    def caller_id_for(self, target: DialTarget) -> str:
+        """The number this call shows: the trunk's, or the nearest of its pool (dialer.caller_ids)."""
+        trunk = self.settings.trunk
+        return caller_ids.pick(trunk.caller_id, trunk.caller_id_pool, target.number, target.account_ref)
+
     async def call(
         self,
         target: DialTarget,
@@ -202,7 +207,7 @@ class Dialer:
             number=target.number,
             campaign_id=campaign_id,
             kind=call_kind,
-            caller_id=self.settings.trunk.caller_id,
+            caller_id=self.caller_id_for(target),
             at=self.clock(),
             template=template,
             asked_at=target.asked_at,
@@ -263,8 +268,11 @@ class Dialer:
         aid = str(attempt)
         queue = self._queues[aid]
         trunk = self.settings.trunk
+        caller_id = self.caller_id_for(target)
         ring_ms = self.settings.dialer.ring_timeout_s * 1000
-        state = await self._move(attempt, "created", "dialing", {"trunk": trunk.name}, channel_id=aid)
+        state = await self._move(
+            attempt, "created", "dialing", {"trunk": trunk.name, "caller_id": caller_id}, channel_id=aid
+        )
         result: OriginateResult | None = None
         error = ""
         try:
@@ -273,7 +281,7 @@ class Dialer:
                 context="dunline-outbound",
                 exten="s",
                 channel_id=aid,
-                caller_id=f"<{trunk.caller_id}>",
+                caller_id=f"<{caller_id}>",
                 timeout_ms=ring_ms,
                 variables={"DUNLINE_ATTEMPT": aid, "DUNLINE_VM": voicemail},
                 account=target.account_ref,

@@ -13,6 +13,7 @@ keeps the stored one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -94,6 +95,7 @@ def _row(s: store.Stored, live: dict[str, Any] | None) -> dict[str, Any]:
         "cps": t.calls_per_second,
         "qualify_s": t.qualify_s,
         "caller_id": t.caller_id,
+        "pool": len(t.caller_id_pool),
         "registration": t.registration,
         "enabled": s.enabled,
         "updated": s.updated_at,
@@ -125,7 +127,12 @@ async def page(request: web.Request, *, notice: str | None = None, status: int =
 
 def _form_values(t: TrunkSettings, enabled: bool = True) -> dict[str, Any]:
     doc = t.model_dump(mode="json", exclude={"password"})
-    return {**doc, "enabled": enabled, "codecs": list(t.codecs)}
+    return {
+        **doc,
+        "enabled": enabled,
+        "codecs": list(t.codecs),
+        "caller_id_pool": "\n".join(t.caller_id_pool),
+    }
 
 
 async def _stored(request: web.Request, name: str) -> store.Stored:
@@ -152,6 +159,8 @@ def parse_form(
     if name is not None:
         doc["name"] = name
     doc["codecs"] = codecs
+    pool = re.split(r"[\n,;]+", str(data.get("caller_id_pool") or ""))  # one per line, or commas
+    doc["caller_id_pool"] = [n.strip() for n in pool if n.strip()]
     doc["registration"] = data.get("registration") == "on"
     doc.setdefault("from_user", doc.get("username", ""))
     try:

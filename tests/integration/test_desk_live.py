@@ -7,24 +7,20 @@ docs/console/desk.png. Without /usr/bin/chromium the test is skipped, never pass
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
 from helpers_attempts import stored_call
 from helpers_browser import ARGS, CHROMIUM, DOCS, serving
+from helpers_desk import campaign, seed
 
 from dunline.controller.app import Controller
 from dunline.controller.cli_web import attach_desk
 from dunline.controller.host import CampaignHost
-from dunline.dialer.campaign_spec import parse_spec
-from dunline.portfolio.json_form import parse_accounts_json
-from dunline.store import campaigns as store
-from dunline.store.accounts import import_portfolio, load_account
-from dunline.store.profiles import store_plans
+from dunline.store.accounts import load_account
 from dunline.store.users import add_user
 from dunline.web.app import build_app
 from dunline.web.passwords import hash_password
@@ -42,33 +38,6 @@ PASSWORD = "agent desk password"
 TALKER = "+14155582901"  # answers, greets, talks to the agent, stays on the line 20 s
 CAPPED = "+14155582902"  # already called 7 times this week: the gate blocks an 8th call
 AGENT_PHONE = "+15550001009"  # the carrier simulator's agent line
-
-
-async def seed(pool: Any, ref: str, number: str, tier: str, channel: str, due: Any) -> int:
-    doc = {
-        "id": ref,
-        "contact": {"country": "US", "region": "CA", "timezone": "America/Los_Angeles",
-                    "phones": [{"number": number, "type": "mobile", "consent": True}]},
-        "identity": {"name": f"Desk {ref}"},
-        "loan": {"principal": "900.00", "balance": "640.00", "due_date": "2026-09-15"},
-    }  # fmt: skip
-    parsed = parse_accounts_json(json.dumps([doc]))
-    assert parsed.ok, parsed.errors
-    await import_portfolio(pool, parsed.rows, upsert=True)
-    aid: int = await pool.fetchval("SELECT id FROM accounts WHERE account_ref = $1", ref)
-    step = {"at": due.isoformat(), "channel": channel, "template": "negotiation_call", "reason": "test"}
-    plan = {"score": 520, "tier": tier, "variant": "champion", "stage": "mid", "reasons": [], "steps": [step]}
-    async with pool.acquire() as conn:
-        await store_plans(conn, [(aid, plan)], due)
-    return aid
-
-
-async def campaign(pool: Any, name: str, mode: str, tier: str) -> int:
-    spec = parse_spec({"name": name, "mode": mode, "tiers": [tier]})
-    async with pool.acquire() as conn:
-        cid = await store.create(conn, spec.model_dump(mode="json"))
-        await store.move(conn, cid, "start")
-    return cid
 
 
 async def test_screen_pop_disposition_and_preview_block(stack: Stack) -> None:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from test_desk_live import campaign, seed
+from helpers_desk import campaign, seed
 
 from dunline.controller.app import Controller
 from dunline.controller.cli_web import attach_desk

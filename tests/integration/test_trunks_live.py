@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from helpers_desk import seed
 
 from dunline.config.schema import TrunkSettings
-from dunline.controller.app import Controller, Runtime
+from dunline.controller.app import Controller, Runtime, run_campaign
 from dunline.controller.trunk_admin import TrunkAdmin
 from dunline.store import trunks as store
+from dunline.store.accounts import list_dialable
 from dunline.store.users import add_user
 from dunline.web.app import build_app
 from dunline.web.passwords import hash_password
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 AGENT_PHONE = "+15550001009"  # the carrier's "agent" kind: answers and stays on the line, silent
 BUSY_LINE = "+14155550190"  # a carrier test line that is always busy (no account has it)
+POOL_DEBTOR = "+14155550191"  # a debtor on another busy test line (the caller ID pool's call)
 
 
 async def _eventually(what: str, probe: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
@@ -109,21 +112,38 @@ async def _changes(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
     assert len(chans) == 1, chans
     call = chans[0]
 
-    # 1. edit the trunk the call is on: qualify on, another channel limit and caller ID
+    # 1. edit the trunk the call is on: qualify on, another channel limit, caller ID and a pool
     carrier = (await store.load(rt.pool))[0].trunk
     edited = carrier.model_copy(
-        update={"qualify_s": 2, "max_channels": 25, "caller_id": "+14155550142", "password": None}
+        update={
+            "qualify_s": 2,
+            "max_channels": 25,
+            "caller_id": "+14155550142",
+            "caller_id_pool": ("+12125550100", "+14155550143"),
+            "password": None,
+        }
     )
     changed = await store.save(rt.pool, edited, enabled=True, actor="test", new=False)
-    assert changed == ["caller_id", "max_channels", "qualify_s"]
+    assert changed == ["caller_id", "caller_id_pool", "max_channels", "qualify_s"]
     took = (await admin.apply())["took_ms"]
     assert call in await _channels(rt), "the call was dropped by the edit"
-    assert rt.dialer.settings.trunk.caller_id == "+14155550142"  # the dialer's next call follows
     contacts = await _eventually(
         "the far end qualified",
         lambda: _contact_status(admin, "carrier", "Avail"),
     )
     assert contacts["RoundtripMs"] is not None and contacts["RoundtripMs"] > 0
+    # the dialer's next call follows at once: it shows the pool's number nearest the debtor's (415)
+    await seed(rt.pool, "TRK-1", POOL_DEBTOR, "t_trunk_pool", "ivr_call", rt.dialer.clock())
+    accounts = [a for a in await list_dialable(rt.pool, 5000) if a.phone_e164 == POOL_DEBTOR]
+    (placed,) = await run_campaign(rt, "caller id pool", accounts)
+    assert placed.attempt_id is not None, placed
+    shown = await rt.pool.fetchval(
+        "SELECT detail->>'caller_id' FROM attempt_transitions WHERE attempt_id = $1::uuid"
+        " AND to_state = 'dialing'",
+        placed.attempt_id,
+    )
+    assert shown == "+14155550143"
+    assert call in await _channels(rt)
 
     # 2. add a trunk with a password the carrier does not know: its registration is rejected
     backup = TrunkSettings.model_validate(

@@ -24,6 +24,7 @@ NEW = {
     "calls_per_second": "2.5",
     "qualify_s": "30",
     "codecs": ["alaw", "g722"],
+    "caller_id_pool": "+12125550100\n+1 312 555 0100, +12125550100",
     "registration": "on",
     "enabled": "on",
 }
@@ -56,11 +57,13 @@ async def test_add_edit_disable_with_audit_and_no_secret_shown(console: Console)
     backup = next(s for s in await store.load(console.pool) if s.trunk.name == "backup")
     assert backup.trunk.transport == "tcp" and backup.trunk.codecs == ("alaw", "g722")
     assert backup.trunk.calls_per_second == 2.5 and backup.trunk.qualify_s == 30
+    assert backup.trunk.caller_id_pool == ("+12125550100", "+13125550100")
     assert backup.trunk.password is not None
     assert backup.trunk.password.get_secret_value() == "backup-secret-1"
 
     edit = await (await console.client.get("/trunks/backup")).text()
     assert "backup-secret-1" not in edit and 'value="+14155550199"' in edit
+    assert "+12125550100\n+13125550100</textarea>" in edit
 
     # edit without a password: the stored one stays; disable it
     changed = {**NEW, "password": "", "max_channels": "20"}
@@ -94,6 +97,7 @@ async def test_bad_input_names_the_field_and_stores_nothing(console: Console) ->
         ("name", "1bad", "name"),
         ("codecs", [], "codecs"),
         ("transport", "tls", "transport"),
+        ("caller_id_pool", "+12125550100 12345", "caller_id_pool"),
     ):
         r = await console.client.post("/trunks", data=_form({**NEW, field: value}, csrf))
         assert r.status == 400, (field, await r.text())
