@@ -170,7 +170,8 @@ def _attempt(account: Account, channel: str, caller_id: str | None) -> Attempt:
         return Attempt(account, "letter")
     if channel == "sms":
         texts = mobiles or own
-        return Attempt(account, "sms", texts[0].number if texts else None)
+        # every text a campaign sends is machine-sent from a list (the TCPA's autodialer reading)
+        return Attempt(account, "sms", texts[0].number if texts else None, autodialed=True)
     kind: Kind = "agent" if channel == "agent_call" else "ai_voice"
     return Attempt(account, "call", own[0].number if own else None, kind, caller_id, autodialed=True)
 

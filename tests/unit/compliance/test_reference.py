@@ -196,6 +196,8 @@ def ref_blocks(
             out.add(flag)
     if "hardship" in flags and calling and kind in AUTOMATED:
         out.add("hardship")
+    if "sms_opt_out" in flags and ch == "sms":  # docs: an SMS opt-out stops texts only
+        out.add("opt-out-sms")
     if ch in ("call", "sms", "voicemail") and ap is not None and ap.wrong_number:
         out.add("wrong-number")
     if calling:
@@ -253,6 +255,10 @@ def ref_blocks(
                 out.add("tcpa-consent")
             if attempt.autodialed and attempt_type_in("mobile") and not (ap is not None and ap.consent):
                 out.add("tcpa-autodialer")
+        if ch == "sms" and attempt.autodialed and attempt_type_in("mobile"):
+            if not (ap is not None and ap.consent):  # docs: a text is a call under the TCPA
+                out.add("tcpa-autodialer")
+        if calling:
             if kind in AUTOMATED and attempt_type_in("landline") and not (ap is not None and ap.consent):
                 n = 0
                 for c in history:
@@ -503,7 +509,11 @@ def cases(draw: st.DrawFn) -> Case:
                 draw(st.sampled_from(ENTRY_KINDS)),
             )
         )
-    flags = draw(st.sampled_from([()] * 12 + [("cease",), ("attorney",), ("dispute",), ("hardship",)]))
+    flags = draw(
+        st.sampled_from(
+            [()] * 12 + [("cease",), ("attorney",), ("dispute",), ("hardship",), ("sms_opt_out",)]
+        )
+    )
     channel = draw(st.sampled_from(ATTEMPT_CHANNELS))
     phone = None
     if channel in ("call", "voicemail", "sms"):
