@@ -275,6 +275,27 @@ class ConsoleSettings(_Frozen):
         return self.tls_cert is not None
 
 
+class SmsSettings(_Frozen):
+    """The SMPP 3.4 link to the operator's SMSC (or a gateway such as Jasmin): bound as a transceiver."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(default="dunline", min_length=1, max_length=15)
+    password: SecretStr = Field(default=SecretStr("dunline"), description="at most 8 characters (SMPP 3.4)")
+    source: str = Field(
+        default="Dunline", min_length=1, max_length=20, description="the sender: E.164 or up to 11 letters"
+    )
+    per_second: float = Field(default=50.0, gt=0, le=10000, description="submissions a second at most")
+    opt_out_notice: dict[str, str] = {"en": "Reply STOP to opt out.", "zh": "回T退订"}
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        if not 1 <= len(value.get_secret_value()) <= 8:
+            raise ValueError("must be 1 to 8 characters (SMPP 3.4)")
+        return value
+
+
 class Settings(_Frozen):
     var_dir: Path = Path("var")
     console: ConsoleSettings = ConsoleSettings()
@@ -284,6 +305,7 @@ class Settings(_Frozen):
     dialer: DialerSettings = DialerSettings()
     ivr: IvrSettings = IvrSettings()
     speech: SpeechSettings = SpeechSettings()
+    sms: SmsSettings = SmsSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("trunks")

@@ -21,6 +21,7 @@ from dunline.compliance.model import (
     WEEKDAYS,
     Account,
     Attempt,
+    Channel,
     Contact,
     InconvenientWindow,
     Kind,
@@ -89,13 +90,14 @@ async def _judge(
     at: datetime,
     profiles: tuple[Profile, ...] | None,
     asked_at: datetime | None = None,
+    channel: Channel = "call",
 ) -> Verdict:
     facts = await contacts.account_facts(conn, account_id)
     if facts is None:
         raise KeyError(f"no account {account_id}")
     history = await contacts.call_history(conn, account_id, at - HISTORY)
-    # every call the dialer places is machine-dialled from a list
-    attempt = Attempt(to_account(facts), "call", number, kind, caller_id, True, asked_at)
+    # every call the dialer places, and every text a campaign sends, is machine-sent from a list
+    attempt = Attempt(to_account(facts), channel, number, kind, caller_id, True, asked_at)
     return gate.check(attempt, to_ledger(history), frozenset(facts["flags"]), at, profiles)
 
 
@@ -173,3 +175,32 @@ async def clear(
             profiles=verdict.profiles,
         )
     return Clearance(verdict, attempt_id)
+
+
+async def judge_text(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    number: str,
+    at: datetime,
+    profiles: tuple[Profile, ...] | None = None,
+) -> Verdict:
+    """The gate's verdict on texting `number` now, recorded; call inside a transaction that also
+    writes the text's ledger entry when allowed (the per-account lock is taken here)."""
+    await contacts.lock_account(conn, account_id)
+    verdict = await _judge(conn, account_id, number, "agent", None, at, profiles, channel="sms")
+    await contacts.insert_verdict(
+        conn,
+        account_id=account_id,
+        attempt_id=None,
+        at=at,
+        channel="sms",
+        number=number,
+        kind="agent",
+        allowed=verdict.allowed,
+        rules=verdict.rules,
+        reasons=verdict.reasons,
+        next_allowed_at=verdict.next_allowed_at,
+        profiles=verdict.profiles,
+    )
+    return verdict

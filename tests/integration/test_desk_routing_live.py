@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from helpers_desk import campaign, seed
+from helpers_wait import eventually
 
 from dunline.controller.app import Controller
 from dunline.controller.cli_web import attach_desk
@@ -34,17 +33,6 @@ pytestmark = pytest.mark.integration
 PASSWORD = "desk routing password"
 DEBTOR = "+14155581907"  # answers, talks a moment to the agent, hangs up after 2 s
 ANN_PHONE, BOB_PHONE = "+15550001006", "+15550001005"  # the carrier simulator's agent lines
-
-
-async def _eventually(what: str, probe: Callable[[], Awaitable[Any]], within: float = 60.0) -> Any:
-    deadline = time.monotonic() + within
-    last = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{what}: not within {within} s (last: {last!r})")
 
 
 async def _login(client: TestClient, name: str) -> dict[str, str]:
@@ -86,13 +74,13 @@ async def test_dialled_calls_and_own_callbacks_reach_the_agent_who_dialled(stack
                 )
                 return cid in host.runners and n > 0
 
-            await _eventually("the preview campaign hosted with its account", listed, 30)
+            await eventually("the preview campaign hosted with its account", listed, 30)
             r = await client.get(f"/desk/preview?campaign={cid}")
             assert r.status == 200 and "DSK-R1" in await r.text()
             r = await client.post("/desk/dial", headers=headers)
             assert r.status == 200, await r.text()
 
-            screen = await _eventually("rita's screen pop", lambda: _screen(desk, "rita"))
+            screen = await eventually("rita's screen pop", lambda: _screen(desk, "rita"), 60)
             assert screen["account"] == "DSK-R1"
             assert rt.agents.board.state("bob") == "ready"  # bob, ready longer, was not given the call
             first = str(screen["attempt"])
@@ -134,7 +122,7 @@ async def test_dialled_calls_and_own_callbacks_reach_the_agent_who_dialled(stack
                 s = await _screen(desk, "rita")
                 return s if s and str(s["attempt"]) != first else None
 
-            screen = await _eventually("rita's second screen pop", second_pop)
+            screen = await eventually("rita's second screen pop", second_pop, 60)
             assert rt.agents.board.state("bob") == "ready"
             verdict = await rt.pool.fetchrow(
                 "SELECT allowed, reasons FROM verdicts WHERE attempt_id = $1::uuid", str(screen["attempt"])

@@ -5,15 +5,13 @@ with the carrier's real result, and a debtor's number is refused."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from helpers_desk import seed
+from helpers_wait import eventually
 
 from dunline.config.schema import TrunkSettings
 from dunline.controller.app import Controller, Runtime, run_campaign
@@ -32,17 +30,6 @@ pytestmark = pytest.mark.integration
 AGENT_PHONE = "+15550001009"  # the carrier's "agent" kind: answers and stays on the line, silent
 BUSY_LINE = "+14155550190"  # a carrier test line that is always busy (no account has it)
 POOL_DEBTOR = "+14155550191"  # a debtor on another busy test line (the caller ID pool's call)
-
-
-async def _eventually(what: str, probe: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    last = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{what}: not within {within} s (last: {last!r})")
 
 
 async def _channels(rt: Runtime) -> list[str]:
@@ -92,7 +79,7 @@ async def test_changes_reach_the_running_pbx_without_dropping_the_call_up(stack:
             await rt.pool.execute("DELETE FROM trunks")
             await store.seed(rt.pool, stack.settings.trunks)
             await admin.apply()
-            await _eventually("carrier registered again", lambda: _registered(rt, "carrier"))
+            await eventually("carrier registered again", lambda: _registered(rt, "carrier"))
 
 
 async def _registration(rt: Runtime, name: str) -> str | None:
@@ -127,7 +114,7 @@ async def _changes(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
     assert changed == ["caller_id", "caller_id_pool", "max_channels", "qualify_s"]
     took = (await admin.apply())["took_ms"]
     assert call in await _channels(rt), "the call was dropped by the edit"
-    contacts = await _eventually(
+    contacts = await eventually(
         "the far end qualified",
         lambda: _contact_status(admin, "carrier", "Avail"),
     )
@@ -151,7 +138,7 @@ async def _changes(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
     )
     await store.save(rt.pool, backup, enabled=True, actor="test", new=True)
     await admin.apply()
-    await _eventually("backup's registration refused", lambda: _rejected(rt, "backup"))
+    await eventually("backup's registration refused", lambda: _rejected(rt, "backup"))
     assert await _registered(rt, "carrier")
     assert call in await _channels(rt), "the call was dropped by the add"
 
@@ -160,7 +147,7 @@ async def _changes(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
         rt.pool, backup.model_copy(update={"password": None}), enabled=False, actor="test", new=False
     )
     await admin.apply()
-    await _eventually("backup's registration removed", lambda: _gone(rt, "backup"))
+    await eventually("backup's registration removed", lambda: _gone(rt, "backup"))
     assert call in await _channels(rt), "the call was dropped by the disable"
 
     # the page: the live state of each trunk; a test call shows the carrier's answer; a debtor refused

@@ -255,23 +255,27 @@ def ref_blocks(
                 out.add("tcpa-consent")
             if attempt.autodialed and attempt_type_in("mobile") and not (ap is not None and ap.consent):
                 out.add("tcpa-autodialer")
-        if ch == "sms" and attempt.autodialed and attempt_type_in("mobile"):
-            if not (ap is not None and ap.consent):  # docs: a text is a call under the TCPA
-                out.add("tcpa-autodialer")
-        if calling:
-            if kind in AUTOMATED and attempt_type_in("landline") and not (ap is not None and ap.consent):
-                n = 0
-                for c in history:
-                    if (
-                        c.channel in ("call", "voicemail")
-                        and c.direction == "outbound"
-                        and (c.kind is None or c.kind in AUTOMATED)
-                        and same_phone(c)
-                        and within(c, 30 * DAY)
-                    ):
-                        n += 1
-                if n >= 3:
-                    out.add("tcpa-landline")
+        texting = ch == "sms" and attempt.autodialed and attempt_type_in("mobile")
+        if texting and not (ap is not None and ap.consent):  # docs: a text is a call under the TCPA
+            out.add("tcpa-autodialer")
+        if (
+            calling
+            and kind in AUTOMATED
+            and attempt_type_in("landline")
+            and not (ap is not None and ap.consent)
+        ):
+            n = 0
+            for c in history:
+                if (
+                    c.channel in ("call", "voicemail")
+                    and c.direction == "outbound"
+                    and (c.kind is None or c.kind in AUTOMATED)
+                    and same_phone(c)
+                    and within(c, 30 * DAY)
+                ):
+                    n += 1
+            if n >= 3:
+                out.add("tcpa-landline")
     if "us-ma" in profiles and calling:
         if attempt_type_in("mobile", "landline"):
             n = sum(

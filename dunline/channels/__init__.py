@@ -1,0 +1,1 @@
+"""Non-call channels: SMS over SMPP (texts, receipts, replies), later letters and the evidence bundle."""

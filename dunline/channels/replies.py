@@ -1,0 +1,66 @@
+"""What a debtor's text message says (pure): an opt-out first, then the same intents as a spoken answer.
+
+An opt-out word alone (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE: the words 47 CFR
+64.1200(a)(10) names, and STOPALL; 退订, TD, T, 取消, 拒收, R in Chinese texts, which end "回T退订" or
+"拒收请回复R") opts the number out of texts at once, before anything else is read. Any other reply is
+classified by the speech layer's intent classifier (`ivr.speech.intents.classify`, en and zh): a
+request to stop contacting (`cease`) also opts out of texts; a promise, "paid", a dispute, "wrong
+number", "call me" become the same outcomes as on a call; a reply the classifier is not sure of goes
+to a person (`needs_person`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from dunline.ivr.speech.intents import classify
+from dunline.ivr.speech.types import IntentResult, Lang
+
+OPT_OUT_WORDS = frozenset(
+    {"stop", "stopall", "quit", "end", "revoke", "optout", "opt out", "cancel", "unsubscribe"}
+    | {"退订", "td", "t", "取消", "拒收", "r", "退订短信", "取消订阅"}
+)
+SURE = 0.75  # below this, a person reads the reply
+# what an automatic answer can follow; a bare yes or no to a text that asked nothing goes to a person
+ACTIONABLE = frozenset(
+    {"promise_to_pay", "already_paid", "payment_plan", "dispute", "wrong_number", "callback_later",
+     "request_agent", "hardship", "attorney", "cease", "refuse", "inconvenient_time"}
+)  # fmt: skip
+_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Reading:
+    opt_out: bool  # the number is opted out of texts (before anything else happens)
+    intent: str  # the speech layer's intent ("opt_out" for a bare opt-out word)
+    confidence: float
+    needs_person: bool  # nobody can act on it automatically: the console's human queue
+    result: IntentResult | None  # the classifier's answer (slots: date, amount, time)
+
+
+def _bare(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold().strip()
+    words = " ".join(w for w in _STRIP.split(folded) if w)
+    return words
+
+
+def is_opt_out_word(text: str) -> bool:
+    bare = _bare(text)
+    return bare in OPT_OUT_WORDS or bare.replace(" ", "") in OPT_OUT_WORDS
+
+
+def language(text: str) -> Lang:
+    return "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+
+
+def read(text: str, now: datetime, tz: ZoneInfo, lang: Lang | None = None) -> Reading:
+    if is_opt_out_word(text):
+        return Reading(True, "opt_out", 1.0, False, None)
+    result = classify(text, lang or language(text), now, tz)
+    opt_out = result.intent == "cease"
+    unsure = result.intent not in ACTIONABLE or result.confidence < SURE
+    return Reading(opt_out, result.intent, result.confidence, unsure and not opt_out, result)

@@ -1,0 +1,107 @@
+"""Texting a debtor: the gate, the outbox row and the SMPP link, and what comes back.
+
+`SmsService.send` asks the gate (channel `sms`, machine-sent), and only when it allows writes the
+message (idempotent by `step_key`: a step is texted once, whatever restarts) and its ledger entry in the
+same transaction, then hands the text to the link. The link's answers land here (`SmsEvents`): the
+SMSC's id, receipts (stored; final ones on the ledger), replies (read by `channels.replies`: an opt-out
+sets the `sms_opt_out` hold before anything else; an unclear reply waits for a person).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from dunline.channels import receipts, replies
+from dunline.channels.sms_text import Encoded, encode, with_opt_out
+from dunline.compliance.model import Verdict
+from dunline.config.schema import SmsSettings
+from dunline.dialer.clearance import judge_text
+from dunline.store import sms as store
+
+log = logging.getLogger("dunline.sms")
+
+
+class Link(Protocol):
+    async def submit(self, message_id: uuid.UUID, number: str, body: str, encoded: Encoded) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    verdict: Verdict
+    message_id: uuid.UUID | None  # None: the gate blocked it
+    new: bool  # False: this step's text existed already (not sent again)
+    parts: int
+
+
+class SmsService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: SmsSettings,
+        clock: Callable[[], datetime],
+        link: Link | None = None,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+        self.link = link
+
+    async def send(
+        self, account_id: int, number: str, body: str, *, lang: str = "en", step_key: str | None = None
+    ) -> Sent:
+        if self.link is None:
+            raise RuntimeError("no SMPP link: start the SMS gateway first")
+        text = with_opt_out(
+            body, self.settings.opt_out_notice.get(lang, self.settings.opt_out_notice.get("en", ""))
+        )
+        encoded = encode(text)
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            verdict = await judge_text(conn, account_id=account_id, number=number, at=now)
+            if not verdict.allowed:
+                return Sent(verdict, None, False, encoded.parts)
+            mid, new = await store.add(
+                conn,
+                account_id=account_id,
+                number=number,
+                body=text,
+                encoded=encoded,
+                step_key=step_key,
+                at=now,
+            )
+        if new:
+            await self.link.submit(mid, number, text, encoded)
+        return Sent(verdict, mid, new, encoded.parts)
+
+    # ---- SmsEvents ---------------------------------------------------------------------------------
+    async def submitted(self, message_id: uuid.UUID, smsc_id: str | None, error: str | None) -> None:
+        if smsc_id:
+            await store.submitted(self.pool, message_id, smsc_id, self.clock())
+        else:
+            log.warning("sms %s refused by the SMSC: %s", message_id, error)
+            await store.failed(self.pool, message_id, error or "refused", self.clock())
+
+    async def receipt(self, receipt: receipts.Receipt) -> None:
+        found = await store.receipt(self.pool, receipt, self.clock())
+        if found is None:
+            log.warning("receipt for an unknown SMSC id (%s): kept", receipt.state)
+
+    async def inbound(self, number: str, text: str) -> None:
+        e164 = number if number.startswith("+") else f"+{number}"
+        now = self.clock()
+        reading = replies.read(text, now, ZoneInfo("UTC"))
+        accounts = await store.inbound(self.pool, e164, text, reading, now)
+        log.info(
+            "sms reply: %s, %d account(s)%s",
+            reading.intent,
+            len(accounts),
+            ", opt-out" if reading.opt_out else "",
+        )

@@ -1,0 +1,188 @@
+"""Text messages in PostgreSQL: the outbox row of every SMS (idempotent by its step key), the SMSC's
+answers (submit result, delivery receipts) and the debtor's replies.
+
+A message's states: queued -> sending (handed to the SMPP client) -> submitted (the SMSC took it and
+named it) | failed (refused) | unknown (the link went down before an answer: never sent again by
+itself, a person decides) -> accepted / enroute (not final) -> delivered | undelivered | expired |
+rejected | deleted (final). A receipt for an id no message has is kept too (message_id NULL).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dunline.channels.receipts import Receipt
+from dunline.channels.replies import Reading
+from dunline.channels.sms_text import Encoded
+from dunline.store.attempts import audit, ledger
+from dunline.store.webhooks import emit
+
+RECEIPT_STATES = {
+    "ACCEPTD": "accepted",
+    "ENROUTE": "enroute",
+    "UNKNOWN": "submitted",
+    "DELIVRD": "delivered",
+    "UNDELIV": "undelivered",
+    "EXPIRED": "expired",
+    "REJECTD": "rejected",
+    "DELETED": "deleted",
+}
+FINAL = frozenset({"failed", "delivered", "undelivered", "expired", "rejected", "deleted"})
+
+
+async def add(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    number: str,
+    body: str,
+    encoded: Encoded,
+    step_key: str | None,
+    at: datetime,
+) -> tuple[uuid.UUID, bool]:
+    """The message row (state `sending`) and its ledger entry; (id, False) when this step's message
+    exists already (nothing new is written: a step is texted once)."""
+    mid = uuid.uuid4()
+    row = await conn.fetchrow(
+        "INSERT INTO sms_messages (id, step_key, account_id, number_e164, body, alphabet, parts, state,"
+        " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)"
+        " ON CONFLICT (step_key) DO NOTHING RETURNING id",
+        mid,
+        step_key,
+        account_id,
+        number,
+        body,
+        encoded.alphabet,
+        encoded.parts,
+        at,
+    )
+    if row is None:
+        existing = await conn.fetchval("SELECT id FROM sms_messages WHERE step_key = $1", step_key)
+        return existing, False
+    detail = {"result": "in_progress", "phone": number, "sms": str(mid), "parts": encoded.parts}
+    await ledger(conn, account_id, None, "sms", "outbound", "contact", detail, at)
+    return mid, True
+
+
+async def submitted(pool: asyncpg.Pool, message_id: uuid.UUID, smsc_id: str, at: datetime) -> None:
+    await pool.execute(
+        "UPDATE sms_messages SET state = 'submitted', smsc_id = $2, submitted_at = $3"
+        " WHERE id = $1 AND state = 'sending'",
+        message_id,
+        smsc_id,
+        at,
+    )
+
+
+async def failed(pool: asyncpg.Pool, message_id: uuid.UUID, error: str, at: datetime) -> None:
+    await pool.execute(
+        "UPDATE sms_messages SET state = 'failed', error = $2, final_at = $3"
+        " WHERE id = $1 AND state = 'sending'",
+        message_id,
+        error[:500],
+        at,
+    )
+
+
+async def lost_in_flight(pool: asyncpg.Pool) -> int:
+    """At start-up: messages handed to the client that got no answer become `unknown` (not resent)."""
+    done = await pool.execute("UPDATE sms_messages SET state = 'unknown' WHERE state = 'sending'")
+    return int(done.split()[-1])
+
+
+async def receipt(pool: asyncpg.Pool, r: Receipt, at: datetime) -> uuid.UUID | None:
+    """Store a delivery receipt and move its message on (a final state is never left again)."""
+    state = RECEIPT_STATES[r.state]
+    async with pool.acquire() as conn, conn.transaction():
+        msg = await conn.fetchrow(
+            "SELECT id, account_id, number_e164, state FROM sms_messages WHERE smsc_id = $1 FOR UPDATE",
+            r.message_id,
+        )
+        await conn.execute(
+            "INSERT INTO sms_receipts (message_id, smsc_id, state, error, received_at)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            msg["id"] if msg else None,
+            r.message_id,
+            r.state,
+            r.error,
+            at,
+        )
+        if msg is None or msg["state"] in FINAL:
+            return msg["id"] if msg else None
+        await conn.execute(
+            "UPDATE sms_messages SET state = $2, error = $3, final_at = CASE WHEN $4 THEN $5::timestamptz END"
+            " WHERE id = $1",
+            msg["id"],
+            state,
+            r.error if not r.delivered else None,
+            r.final,
+            at,
+        )
+        if r.final:
+            detail = {"result": "delivered" if r.delivered else "failed", "sms": str(msg["id"])}
+            await ledger(conn, msg["account_id"], None, "sms", "outbound", "receipt", detail, at)
+        return msg["id"]  # type: ignore[no-any-return]
+
+
+async def accounts_of(conn: asyncpg.Connection, number: str) -> list[int]:
+    """The accounts of the debtors who have this number."""
+    rows = await conn.fetch(
+        "SELECT a.id FROM phones p JOIN accounts a ON a.debtor_id = p.debtor_id WHERE p.number_e164 = $1"
+        " ORDER BY a.id",
+        number,
+    )
+    return [r["id"] for r in rows]
+
+
+async def inbound(pool: asyncpg.Pool, number: str, body: str, reading: Reading, at: datetime) -> list[int]:
+    """Store a reply on the timeline of every account of its number; an opt-out sets the `sms_opt_out`
+    hold on them in the same transaction (before any further text). Returns the accounts."""
+    detail: dict[str, Any] = {"confidence": round(reading.confidence, 3)}
+    if reading.result is not None:
+        detail["slots"] = reading.result.as_json()["slots"]
+    async with pool.acquire() as conn, conn.transaction():
+        accounts = await accounts_of(conn, number)
+        targets: list[int | None] = list(accounts) or [None]
+        for account_id in targets:
+            await conn.execute(
+                "INSERT INTO sms_inbound (account_id, number_e164, body, received_at, intent, opt_out,"
+                " needs_person, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
+                account_id,
+                number,
+                body,
+                at,
+                reading.intent,
+                reading.opt_out,
+                reading.needs_person,
+                detail,
+            )
+            if account_id is None:
+                continue
+            entry = {"result": "replied", "phone": number, "intent": reading.intent}
+            await ledger(conn, account_id, None, "sms", "inbound", "contact", entry, at)
+            if reading.opt_out:
+                row = await conn.fetchrow(
+                    "SELECT account_ref, flags FROM accounts WHERE id = $1 FOR UPDATE", account_id
+                )
+                flags = row["flags"]
+                if "sms_opt_out" not in flags:
+                    await emit(
+                        conn, "opt_out", {"account": row["account_ref"], "scope": "sms", "source": "sms"}
+                    )
+                    await conn.execute(
+                        "UPDATE accounts SET flags = $2 WHERE id = $1",
+                        account_id,
+                        sorted({*flags, "sms_opt_out"}),
+                    )
+                    await audit(
+                        conn,
+                        "sms",
+                        "flag.set",
+                        f"account:{account_id}",
+                        {"flag": "sms_opt_out", "reason": f"reply: {reading.intent}", "was": flags},
+                    )
+        return accounts

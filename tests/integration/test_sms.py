@@ -1,0 +1,259 @@
+"""Texts through a real SMPP link: aiosmpplib bound as a transceiver to an SMSC simulator (the smpp34
+package's server) with scripted outcomes per number, and real PostgreSQL. Covers: the gate before
+anything is written (TCPA: no autodialed text to a mobile without consent), GSM-7 and UCS-2 parts, one
+text per step whatever is retried, the SMSC's id stored and receipts matched by it (TLV and text-only
+receipts, a non-final receipt before the final one, a receipt for an unknown id), a refused submit,
+and a reply STOP in Chinese that opts the number out before the next text, which the gate then blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from helpers_wait import eventually
+
+from dunline.channels.smpp import SmppGateway
+from dunline.channels.sms import SmsService
+from dunline.config.schema import SmsSettings
+from dunline.controller.app import open_database
+from dunline.portfolio.json_form import parse_accounts_json
+from dunline.store.accounts import import_portfolio
+
+if TYPE_CHECKING:
+    from conftest import Stack
+
+smpp34 = pytest.importorskip("smpp34", reason="the smpp34 package (the SMSC simulator) is not installed")
+pytestmark = pytest.mark.integration
+
+DELIVERED = "+14155553001"  # receipt DELIVRD with TLVs
+UNDELIVERED = "+14155553002"  # receipt UNDELIV, text only (no TLV): the text fallback
+SLOW = "+14155553003"  # ENROUTE first, DELIVRD later
+REFUSED = "+14155553004"  # submit_sm refused (invalid destination)
+NO_CONSENT = "+14155553005"  # a mobile without consent: the gate blocks before anything is written
+CHINESE = "+8613800138123"  # UCS-2; the debtor answers 退订
+
+
+class Smsc:
+    """The operator side: accepts or refuses each submit_sm per destination, sends receipts and replies."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.server = smpp34.Server("127.0.0.1", self.port, system_id="sim")
+        self.esme: Any = None
+        self.submits: list[dict[str, Any]] = []
+        self._ids = itertools.count(1000)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self) -> None:
+        while True:
+            ev = await self.server.next()
+            if isinstance(ev, smpp34.Esme):
+                self.esme = ev
+            elif isinstance(ev, smpp34.SubmitSmEvent):
+                self._answer(ev)
+
+    def _answer(self, ev: Any) -> None:
+        dest = "+" + ev.destination_addr
+        self.submits.append({"to": dest, "coding": ev.data_coding, "text": bytes(ev.short_message)})
+        if dest == REFUSED:
+            ev.reject(smpp34.ESME_RINVDSTADR)
+            return
+        mid = f"sim{next(self._ids)}"
+        ev.accept(mid)
+        task = asyncio.create_task(self._receipts(dest, mid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _receipts(self, dest: str, mid: str) -> None:
+        await asyncio.sleep(0.2)
+        if dest == UNDELIVERED:
+            await self.receipt(dest, f"id:{mid} sub:001 dlvrd:000 stat:UNDELIV err:001 text:x", tlvs=False)
+        elif dest == SLOW:
+            await self.receipt(
+                dest, f"id:{mid} sub:001 dlvrd:000 stat:ENROUTE err:000 text:x", state=1, mid=mid
+            )
+            await asyncio.sleep(0.5)
+            await self.receipt(
+                dest, f"id:{mid} sub:001 dlvrd:001 stat:DELIVRD err:000 text:x", state=2, mid=mid
+            )
+        else:
+            await self.receipt(
+                dest, f"id:{mid} sub:001 dlvrd:001 stat:DELIVRD err:000 text:x", state=2, mid=mid
+            )
+
+    async def receipt(
+        self, dest: str, text: str, *, tlvs: bool = True, state: int = 2, mid: str = ""
+    ) -> None:
+        extra = []
+        if tlvs:
+            extra = [
+                smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, mid.encode() + b"\0"),
+                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
+            ]
+        await self.esme.deliver_sm(
+            "Dunline", text.encode(), source_addr=dest.lstrip("+"), esm_class=0x04, tlvs=extra
+        )
+
+    async def reply(self, number: str, text: str) -> None:
+        coding = 8 if any(ord(c) > 127 for c in text) else 0
+        body = text.encode("utf-16-be") if coding == 8 else text.encode()
+        await self.esme.deliver_sm("Dunline", body, source_addr=number.lstrip("+"), data_coding=coding)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def _link(smsc: Smsc, service: SmsService) -> AsyncIterator[SmppGateway]:
+    await smsc.server.start()
+    runner = asyncio.create_task(smsc.run())
+    settings = SmsSettings(port=smsc.port)
+    gateway = SmppGateway(settings, service)
+    try:
+        await gateway.start()
+        service.link = gateway
+        yield gateway
+    finally:
+        await gateway.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+        await smsc.server.stop()
+
+
+async def _account(pool: Any, ref: str, number: str, country: str, consent: bool) -> int:
+    region, tz = ("CA", "America/Los_Angeles") if country == "US" else (None, "Asia/Shanghai")
+    doc = {
+        "id": ref,
+        "contact": {
+            "country": country,
+            "region": region,
+            "timezone": tz,
+            "phones": [{"number": number, "type": "mobile", "consent": consent}],
+        },
+        "identity": {"name": f"Text {ref}"},
+        "language": "zh" if country == "CN" else "en",
+        "loan": {"principal": "500.00", "balance": "320.00", "due_date": "2026-09-15", "currency": "USD"},
+    }
+    parsed = parse_accounts_json(json.dumps([doc]))
+    assert parsed.ok, parsed.errors
+    await import_portfolio(pool, parsed.rows, upsert=True)
+    aid: int = await pool.fetchval("SELECT id FROM accounts WHERE account_ref = $1", ref)
+    return aid
+
+
+async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
+    pool, _ = await open_database(stack.settings)
+    try:
+        accounts = {
+            n: await _account(pool, f"SMS-{i}", n, "CN" if n == CHINESE else "US", n != NO_CONSENT)
+            for i, n in enumerate((DELIVERED, UNDELIVERED, SLOW, REFUSED, NO_CONSENT, CHINESE))
+        }
+        smsc = Smsc()
+        # 17:00 in California is 09:00 the next day in Shanghai: inside both windows
+        service = SmsService(pool, SmsSettings(port=smsc.port), lambda: stack.clock() + timedelta(hours=6))
+        async with _link(smsc, service):
+            blocked = await service.send(
+                accounts[NO_CONSENT], NO_CONSENT, "Your payment is due.", step_key="s-nc"
+            )
+            assert not blocked.verdict.allowed and "tcpa-autodialer" in blocked.verdict.rules
+            assert (
+                await pool.fetchval(
+                    "SELECT count(*) FROM sms_messages WHERE account_id = $1", accounts[NO_CONSENT]
+                )
+                == 0
+            )
+
+            sent = {}
+            for n in (DELIVERED, UNDELIVERED, SLOW, REFUSED):
+                sent[n] = await service.send(
+                    accounts[n], n, "Your payment of $320 is due.", step_key=f"s-{n}"
+                )
+                assert sent[n].verdict.allowed and sent[n].new and sent[n].parts == 1
+            zh = await service.send(
+                accounts[CHINESE], CHINESE, "您好，您的账单已逾期，请尽快还款。", lang="zh", step_key="s-zh"
+            )
+            assert zh.verdict.allowed and zh.parts == 1
+            again = await service.send(
+                accounts[DELIVERED], DELIVERED, "Your payment of $320 is due.", step_key=f"s-{DELIVERED}"
+            )
+            assert again.message_id == sent[DELIVERED].message_id and not again.new  # a step is texted once
+
+            async def states() -> dict[str, str]:
+                rows = await pool.fetch(
+                    "SELECT number_e164, state FROM sms_messages WHERE step_key LIKE 's-%'"
+                )
+                return {r["number_e164"]: r["state"] for r in rows}
+
+            want = {
+                DELIVERED: "delivered",
+                UNDELIVERED: "undelivered",
+                SLOW: "delivered",
+                REFUSED: "failed",
+                CHINESE: "delivered",
+            }
+            await eventually("every message final", lambda: _equal(states, want))
+            assert len([s for s in smsc.submits if s["to"] == DELIVERED]) == 1
+            zh_submit = next(s for s in smsc.submits if s["to"] == CHINESE)
+            assert zh_submit["coding"] == 8 and zh_submit["text"].decode("utf-16-be").endswith("回T退订")
+            en_submit = next(s for s in smsc.submits if s["to"] == DELIVERED)
+            assert en_submit["text"].decode().endswith("Reply STOP to opt out.")
+            slow = [
+                r["state"]
+                for r in await pool.fetch(
+                    "SELECT r.state FROM sms_receipts r JOIN sms_messages m ON m.id = r.message_id"
+                    " WHERE m.number_e164 = $1 ORDER BY r.id",
+                    SLOW,
+                )
+            ]
+            assert slow == ["ENROUTE", "DELIVRD"]
+            failed = await pool.fetchval("SELECT error FROM sms_messages WHERE number_e164 = $1", REFUSED)
+            assert "INVDSTADR" in failed
+
+            await smsc.receipt(
+                DELIVERED, "id:nobody sub:001 dlvrd:001 stat:DELIVRD err:000 text:x", mid="nobody"
+            )
+            await eventually(
+                "the stray receipt kept",
+                lambda: pool.fetchval(
+                    "SELECT count(*) FROM sms_receipts WHERE smsc_id = 'nobody' AND message_id IS NULL"
+                ),
+            )
+
+            await smsc.reply(CHINESE, "退订")
+
+            async def opted_out() -> bool:
+                flags = await pool.fetchval("SELECT flags FROM accounts WHERE id = $1", accounts[CHINESE])
+                return "sms_opt_out" in flags
+
+            await eventually("the opt-out set", opted_out)
+            reply = await pool.fetchrow(
+                "SELECT intent, opt_out, needs_person FROM sms_inbound WHERE number_e164 = $1", CHINESE
+            )
+            assert (reply["intent"], reply["opt_out"], reply["needs_person"]) == ("opt_out", True, False)
+            after = await service.send(accounts[CHINESE], CHINESE, "再次提醒", lang="zh", step_key="s-zh-2")
+            assert not after.verdict.allowed and after.verdict.rules == ("opt-out-sms",)
+
+            await smsc.reply(DELIVERED, "who is this?")
+            await eventually(
+                "the unclear reply queued for a person",
+                lambda: pool.fetchval(
+                    "SELECT count(*) FROM sms_inbound WHERE number_e164 = $1 AND needs_person", DELIVERED
+                ),
+            )
+    finally:
+        await pool.close()
+
+
+async def _equal(probe: Callable[[], Awaitable[dict[str, str]]], want: dict[str, str]) -> bool:
+    return await probe() == want
