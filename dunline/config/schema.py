@@ -286,7 +286,11 @@ class SmsSettings(_Frozen):
         default="Dunline", min_length=1, max_length=20, description="the sender: E.164 or up to 11 letters"
     )
     per_second: float = Field(default=50.0, gt=0, le=10000, description="submissions a second at most")
-    opt_out_notice: dict[str, str] = {"en": "Reply STOP to opt out.", "zh": "回T退订"}
+    opt_out_notice: dict[str, str] = {
+        "en": "Reply STOP to opt out.",
+        "zh": "回复TD退订",
+    }  # as the SMS scripts
+    enabled: bool = Field(default=False, description="bind to the SMSC when the controller starts")
 
     @field_validator("password")
     @classmethod

@@ -125,6 +125,7 @@ class Runtime:
     pbx: asterisk.Instance
     renderer: Renderer
     speech: SpeechParts | None = None
+    sms: Any = None  # channels.sms.SmsService when the SMS link is up (sms.enabled)
 
 
 class Controller:
@@ -219,12 +220,30 @@ class Controller:
             # first out at exit: calls being connected stop, then agents' phones and bridges go
             self.stack.push_async_callback(agents.close)
             self.stack.push_async_callback(router.close)
+            sms = await self._sms(pool, lambda: dialer.clock()) if s.sms.enabled else None
             return Runtime(
-                s, pool, ami, ari, dispatcher, events, dialer, router, agents, pbx, renderer, parts
+                s, pool, ami, ari, dispatcher, events, dialer, router, agents, pbx, renderer, parts, sms
             )
         except BaseException:
             await self.stack.aclose()
             raise
+
+    async def _sms(self, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> Any:
+        """The SMS link (sms.enabled): texts handed to an earlier link that got no answer become
+        `unknown` (never resent by themselves), then bind to the SMSC."""
+        from dunline.channels.smpp import SmppGateway
+        from dunline.channels.sms import SmsService
+        from dunline.store.sms import lost_in_flight
+
+        lost = await lost_in_flight(pool)
+        if lost:
+            log.warning("%d text(s) got no answer from the SMSC before the last stop: marked unknown", lost)
+        service = SmsService(pool, self.settings.sms, clock)
+        gateway = SmppGateway(self.settings.sms, service)
+        await gateway.start()
+        self.stack.push_async_callback(gateway.close)
+        service.link = gateway
+        return service
 
     async def _close_tasks(self) -> None:
         if self.tasks is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from dunline.controller.app import CONNECT_WITHIN_S, Runtime, prepare_targets
 from dunline.dialer import pacing
 from dunline.dialer.campaign import CampaignRunner, RunSummary
-from dunline.dialer.campaign_spec import CampaignSpec, parse_spec
+from dunline.dialer.campaign_spec import CampaignSpec, CampaignSpecError, parse_spec
 from dunline.dialer.runner import DialTarget
 from dunline.store import campaigns as store
 from dunline.store.accounts import load_account
@@ -42,6 +42,12 @@ def runner_for(rt: Runtime, campaign_id: int, spec: CampaignSpec, **kw: Any) -> 
     if agents is not None:
         agents.wrap_s = spec.wrap_up_s
     clock = rt.dialer.clock
+    if spec.mode == "sms":
+        from dunline.controller.texts import texter_for
+
+        if rt.sms is None and "texter" not in kw:
+            raise CampaignSpecError(f"campaign {campaign_id} texts: set sms.enabled (and the SMSC) first")
+        kw.setdefault("texter", texter_for(rt))
     return CampaignRunner(
         rt.pool,
         rt.dialer,

@@ -1,6 +1,6 @@
 """`dunline campaign ...`: define, control and run campaigns (docs/dialer.md).
 
-    dunline campaign create NAME --mode ivr|preview|progressive|predictive [--tiers high,medium]
+    dunline campaign create NAME --mode ivr|preview|progressive|predictive|sms [--tiers high,medium]
                                  [--stages mid,late] [--max-concurrent N] [--spec FILE.yaml]
     dunline campaign start|pause|resume|stop ID
     dunline campaign run ID [--until-idle] [--agent NUMBER ...]
@@ -167,7 +167,7 @@ def add_campaign_commands(sub: Any) -> None:
 
     create = leaf("create", cmd_create, "define a campaign (status created)")
     create.add_argument("name")
-    create.add_argument("--mode", choices=["ivr", "preview", "progressive", "predictive"])
+    create.add_argument("--mode", choices=["ivr", "preview", "progressive", "predictive", "sms"])
     create.add_argument("--tiers", help="comma-separated risk tiers (default: all)")
     create.add_argument("--stages", help="comma-separated plan stages (default: early,mid,late,hardship)")
     create.add_argument("--max-concurrent", type=int, help="calls at once (ivr mode)")

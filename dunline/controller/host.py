@@ -49,10 +49,10 @@ class CampaignHost:
                 continue
             try:
                 spec = await load_spec(self.rt, cid)
+                runner = runner_for(self.rt, cid, spec, tick_s=self.tick_s)
             except (store.CampaignError, CampaignSpecError, ValueError) as exc:
                 log.warning("campaign %s cannot run here: %s", cid, exc)
                 continue
-            runner = runner_for(self.rt, cid, spec, tick_s=self.tick_s)
             self.runners[cid] = runner
             task = asyncio.create_task(runner.run(), name=f"host-campaign-{cid}")
             self._tasks[cid] = task

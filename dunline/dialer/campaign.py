@@ -27,7 +27,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import asyncpg
 
@@ -60,6 +60,18 @@ class Agents(Protocol):
 
 
 TargetFor = Callable[[int, str | None], Awaitable[DialTarget | None]]
+
+
+@dataclass(frozen=True)
+class Texted:
+    """What texting a member came to: sent, blocked by the gate (queued again at `next_allowed_at`),
+    or done without a text (no number, or the plan moved on)."""
+
+    result: Literal["sent", "blocked", "no_number", "plan_moved", "no_text"]
+    next_allowed_at: datetime | None = None
+
+
+Texter = Callable[[store.Member], Awaitable[Texted]]
 
 
 @dataclass
@@ -101,8 +113,10 @@ class CampaignRunner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tick_s: float = 0.5,
         connect_within_s: float = 2.0,
+        texter: Texter | None = None,
     ) -> None:
         self.pool = pool
+        self.texter = texter  # sms mode: texts a member instead of dialling it
         self.dialer = dialer
         self.cid = campaign_id
         self.spec = spec
@@ -160,6 +174,22 @@ class CampaignRunner:
         self._count(result)
         log.info("campaign %s: %s -> %s (%s)", self.cid, target.account_ref, result, now.isoformat())
 
+    async def _text(self, member: store.Member) -> None:
+        """sms mode: one text for the member's plan step (the texter asks the gate first)."""
+        if self.texter is None:
+            raise RuntimeError("an sms campaign needs the SMS link (sms.enabled in the settings)")
+        done = await self.texter(member)
+        if done.result == "sent":
+            self.summary.placed += 1
+        elif done.result == "blocked":
+            self.summary.blocked += 1
+        later = done.next_allowed_at if done.result == "blocked" else None
+        async with self.pool.acquire() as conn:
+            await store.settle(
+                conn, member, result=done.result, counted=done.result == "sent", next_try_at=later
+            )
+        self._count(done.result)
+
     def _count(self, result: str) -> None:
         self.summary.results[result] = self.summary.results.get(result, 0) + 1
 
@@ -210,7 +240,7 @@ class CampaignRunner:
         channels = min(self.spec.max_concurrent, self.limits.channels)
         if mode == "preview":
             return 0
-        if mode == "ivr":
+        if mode in ("ivr", "sms"):
             free = max(0, channels - len(self._inflight))
             self.pacing = {
                 "calls": free,
@@ -345,7 +375,7 @@ class CampaignRunner:
 
     async def _guarded(self, member: store.Member) -> None:
         try:
-            await self._try(member)
+            await (self._text(member) if self.spec.mode == "sms" else self._try(member))
         except Exception:  # one failed call must not end the campaign; its claim stays for recover()
             log.exception("campaign %s: account %s", self.cid, member.account_id)
 

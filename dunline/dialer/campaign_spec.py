@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dunline.config.errors import describe
 
-Mode = Literal["ivr", "preview", "progressive", "predictive"]
+Mode = Literal["ivr", "preview", "progressive", "predictive", "sms"]
 RETRY_RESULTS = ("busy", "no_answer", "voicemail", "failed", "abandoned")
 PLAN_STAGES = ("early", "mid", "late", "hardship")  # hold and stopped are never dialled
 
@@ -54,7 +54,7 @@ class CampaignSpec(_Strict):
     mode: Mode = "ivr"
     tiers: list[str] = []  # empty: every tier
     stages: list[str] = list(PLAN_STAGES)
-    channel: Literal["ivr_call", "agent_call"] | None = None  # the plan step's channel; None: by mode
+    channel: Literal["ivr_call", "agent_call", "sms"] | None = None  # the plan step's channel; None: by mode
     max_concurrent: int = Field(default=10, ge=1, le=5000)  # calls at once (ivr mode; a cap otherwise)
     abandon_target: float = Field(default=0.03, gt=0, le=0.03)  # never above the legal 3%
     wrap_up_s: float = Field(default=10.0, ge=0, le=600)
@@ -87,7 +87,9 @@ class CampaignSpec(_Strict):
     @property
     def step_channel(self) -> str:
         """The plan step a campaign of this mode carries out."""
-        return self.channel or ("ivr_call" if self.mode == "ivr" else "agent_call")
+        if self.channel:
+            return self.channel
+        return {"ivr": "ivr_call", "sms": "sms"}.get(self.mode, "agent_call")
 
     @property
     def call_kind(self) -> Literal["agent", "prerecorded"]:

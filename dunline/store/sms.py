@@ -99,7 +99,8 @@ async def receipt(pool: asyncpg.Pool, r: Receipt, at: datetime) -> uuid.UUID | N
     state = RECEIPT_STATES[r.state]
     async with pool.acquire() as conn, conn.transaction():
         msg = await conn.fetchrow(
-            "SELECT id, account_id, number_e164, state FROM sms_messages WHERE smsc_id = $1 FOR UPDATE",
+            "SELECT id, account_id, number_e164, state FROM sms_messages WHERE smsc_id = $1"
+            " ORDER BY submitted_at DESC LIMIT 1 FOR UPDATE",  # the latest: an SMSC may reuse its ids
             r.message_id,
         )
         await conn.execute(

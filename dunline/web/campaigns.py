@@ -26,7 +26,7 @@ class CreateForm(BaseModel):
 
     csrf: str | None = None
     name: str = Field(min_length=1, max_length=80)
-    mode: Literal["ivr", "preview", "progressive", "predictive"]
+    mode: Literal["ivr", "preview", "progressive", "predictive", "sms"]
     tiers: str | None = Field(default=None, max_length=200, pattern=r"^[A-Za-z0-9_, -]*$")
     stages: str | None = Field(default=None, max_length=200, pattern=r"^[a-z, ]*$")
 

@@ -12,11 +12,21 @@ from dunline.store.accounts import import_portfolio
 from dunline.store.profiles import store_plans
 
 
-async def seed(pool: Any, ref: str, number: str, tier: str, channel: str, due: Any) -> int:
+async def seed(
+    pool: Any,
+    ref: str,
+    number: str,
+    tier: str,
+    channel: str,
+    due: Any,
+    *,
+    template: str = "negotiation_call",
+    consent: bool = True,
+) -> int:
     doc = {
         "id": ref,
         "contact": {"country": "US", "region": "CA", "timezone": "America/Los_Angeles",
-                    "phones": [{"number": number, "type": "mobile", "consent": True}]},
+                    "phones": [{"number": number, "type": "mobile", "consent": consent}]},
         "identity": {"name": f"Desk {ref}"},
         "loan": {"principal": "900.00", "balance": "640.00", "due_date": "2026-09-15"},
     }  # fmt: skip
@@ -24,7 +34,7 @@ async def seed(pool: Any, ref: str, number: str, tier: str, channel: str, due: A
     assert parsed.ok, parsed.errors
     await import_portfolio(pool, parsed.rows, upsert=True)
     aid: int = await pool.fetchval("SELECT id FROM accounts WHERE account_ref = $1", ref)
-    step = {"at": due.isoformat(), "channel": channel, "template": "negotiation_call", "reason": "test"}
+    step = {"at": due.isoformat(), "channel": channel, "template": template, "reason": "test"}
     plan = {"score": 520, "tier": tier, "variant": "champion", "stage": "mid", "reasons": [], "steps": [step]}
     async with pool.acquire() as conn:
         await store_plans(conn, [(aid, plan)], due)

@@ -17,12 +17,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers_desk import campaign, seed
 from helpers_wait import eventually
 
 from dunline.channels.smpp import SmppGateway
 from dunline.channels.sms import SmsService
 from dunline.config.schema import SmsSettings
-from dunline.controller.app import open_database
+from dunline.controller.app import Controller, open_database
+from dunline.controller.campaigns import run_stored
 from dunline.portfolio.json_form import parse_accounts_json
 from dunline.store.accounts import import_portfolio
 
@@ -49,6 +51,7 @@ class Smsc:
         self.esme: Any = None
         self.submits: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
+        self.prefix = f"sim{self.port}-"  # one simulator's ids are its own
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
@@ -65,7 +68,7 @@ class Smsc:
         if dest == REFUSED:
             ev.reject(smpp34.ESME_RINVDSTADR)
             return
-        mid = f"sim{next(self._ids)}"
+        mid = f"{self.prefix}{next(self._ids)}"
         ev.accept(mid)
         task = asyncio.create_task(self._receipts(dest, mid))
         self._tasks.add(task)
@@ -205,7 +208,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
             await eventually("every message final", lambda: _equal(states, want))
             assert len([s for s in smsc.submits if s["to"] == DELIVERED]) == 1
             zh_submit = next(s for s in smsc.submits if s["to"] == CHINESE)
-            assert zh_submit["coding"] == 8 and zh_submit["text"].decode("utf-16-be").endswith("回T退订")
+            assert zh_submit["coding"] == 8 and zh_submit["text"].decode("utf-16-be").endswith("回复TD退订")
             en_submit = next(s for s in smsc.submits if s["to"] == DELIVERED)
             assert en_submit["text"].decode().endswith("Reply STOP to opt out.")
             slow = [
@@ -257,3 +260,40 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
 
 async def _equal(probe: Callable[[], Awaitable[dict[str, str]]], want: dict[str, str]) -> bool:
     return await probe() == want
+
+
+async def test_an_sms_campaign_texts_each_due_step_once(stack: Stack) -> None:
+    """An SMS-only campaign texts each account whose plan's next step is an SMS, through the gate:
+    the consented mobile gets the filled reminder script (opt-out notice once), the one without
+    consent is blocked and queued again; a second campaign over the same plan step sends nothing new."""
+    async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
+        await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE status IN ('running', 'paused')")
+        now = rt.dialer.clock()
+        due = now - timedelta(minutes=1)
+        ok = await seed(rt.pool, "SMC-1", "+14155553011", "t_sms", "sms", due, template="reminder_sms")
+        await seed(
+            rt.pool, "SMC-2", "+14155553012", "t_sms", "sms", due, template="reminder_sms", consent=False
+        )
+        smsc = Smsc()
+        rt.sms = SmsService(rt.pool, SmsSettings(port=smsc.port), rt.dialer.clock)
+        async with _link(smsc, rt.sms):
+            first = await campaign(rt.pool, "texts", "sms", "t_sms")
+            summary = await run_stored(rt, first, until_idle=True, tick_s=0.2)
+            assert (summary.placed, summary.blocked) == (1, 1), summary.as_json()
+            row = await rt.pool.fetchrow(
+                "SELECT body, parts, state FROM sms_messages WHERE account_id = $1", ok
+            )
+            assert row["body"].startswith("Dunline Recovery Services: Hi Desk SMC-1")
+            assert "$640.00" in row["body"] and row["body"].count("Reply STOP to opt out.") == 1
+            await eventually(
+                "delivered",
+                lambda: rt.pool.fetchval(
+                    "SELECT state = 'delivered' FROM sms_messages WHERE account_id = $1", ok
+                ),
+            )
+            await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE id = $1", first)
+            second = await campaign(rt.pool, "texts again", "sms", "t_sms")
+            await run_stored(rt, second, until_idle=True, tick_s=0.2)
+            await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE id = $1", second)
+            assert len([s for s in smsc.submits if s["to"] == "+14155553011"]) == 1
+            assert await rt.pool.fetchval("SELECT count(*) FROM sms_messages WHERE account_id = $1", ok) == 1

@@ -12,13 +12,14 @@ CREATE TABLE sms_messages (
     state           text NOT NULL DEFAULT 'queued' CHECK (state IN (
                         'queued', 'sending', 'submitted', 'failed', 'unknown',
                         'accepted', 'enroute', 'delivered', 'undelivered', 'expired', 'rejected', 'deleted')),
-    smsc_id         text UNIQUE,
+    smsc_id         text,                  -- the SMSC's id (unique per SMSC, may be reused over time)
     error           text,
     created_at      timestamptz NOT NULL,
     submitted_at    timestamptz,
     final_at        timestamptz
 );
 CREATE INDEX sms_messages_account_idx ON sms_messages(account_id, created_at);
+CREATE INDEX sms_messages_smsc_idx ON sms_messages(smsc_id, submitted_at) WHERE smsc_id IS NOT NULL;
 CREATE TABLE sms_receipts (
     id              bigserial PRIMARY KEY,
     message_id      uuid REFERENCES sms_messages(id),   -- NULL: no message of ours has this SMSC id
@@ -39,3 +40,8 @@ CREATE TABLE sms_inbound (
     detail          jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX sms_inbound_person_idx ON sms_inbound(received_at) WHERE needs_person;
+
+-- SMS-only campaigns (mode sms): their members are texted, not dialled.
+ALTER TABLE campaigns DROP CONSTRAINT campaigns_mode_check;
+ALTER TABLE campaigns ADD CONSTRAINT campaigns_mode_check
+    CHECK (mode IN ('ivr', 'preview', 'progressive', 'predictive', 'sms'));
