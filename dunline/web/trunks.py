@@ -119,10 +119,16 @@ async def page(request: web.Request, *, notice: str | None = None, status: int =
         except Exception as exc:  # the PBX is down or slow: the page still lists the trunks
             error = f"The PBX did not answer: {type(exc).__name__}: {exc}"
     rows = [_row(s, live.get(s.trunk.name) if s.enabled else None) for s in stored]
-    ctx = _base(request, trunks=rows, error=error, notice=notice, blank=_form_values(TrunkSettings()))
+    ctx = _base(request, trunks=rows, error=error, notice=notice, blank=_blank())
     response = aiohttp_jinja2.render_template("trunks.html", request, ctx)
     response.set_status(status)
     return response
+
+
+def _blank() -> dict[str, Any]:
+    """The add form: the model's defaults for the technical fields, nothing for the identity fields."""
+    blank = {"name": "", "host": "", "username": "", "from_user": "", "caller_id": "", "port": 5060}
+    return {**_form_values(TrunkSettings()), **blank}
 
 
 def _form_values(t: TrunkSettings, enabled: bool = True) -> dict[str, Any]:

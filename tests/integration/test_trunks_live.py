@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from helpers_browser import ARGS, CHROMIUM, DOCS, serving
 from helpers_desk import seed
 from helpers_wait import eventually
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 AGENT_PHONE = "+15550001009"  # the carrier's "agent" kind: answers and stays on the line, silent
 BUSY_LINE = "+14155550190"  # a carrier test line that is always busy (no account has it)
+SHOT = DOCS / "trunks.png"
 POOL_DEBTOR = "+14155550191"  # a debtor on another busy test line (the caller ID pool's call)
 
 
@@ -194,3 +196,36 @@ async def _page_checks(stack: Stack, rt: Runtime, admin: TrunkAdmin) -> None:
         assert last["actor"] == "ops" and last["detail"]["result"] == "busy"
     finally:
         await client.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: the browser tests need it")
+async def test_trunk_page_in_the_browser(stack: Stack) -> None:
+    """The telecom admin's view in Debian's Chromium: the carrier registered, calls up, and a test call
+    from the page with the carrier's answer. Writes docs/console/trunks.png."""
+    async_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
+    async with Controller(stack.settings, start_asterisk=False, clock=stack.clock) as rt:
+        admin = TrunkAdmin(rt)
+        await admin.start()
+        if await rt.pool.fetchval("SELECT count(*) FROM users WHERE name = 'ops'") == 0:
+            await add_user(rt.pool, "ops", "admin", hash_password("trunk page password"), actor="test")
+        read = live_status(rt.ami, admin.contacts)
+        app = build_app(stack.settings, rt.pool, clock=rt.dialer.clock, trunk_status=read, trunk_pbx=admin)
+        expect = async_api.expect
+        async with serving(app) as base, async_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15_000)
+            await page.goto(base + "/login?next=/trunks")
+            await page.fill("#name", "ops")
+            await page.fill("#password", "trunk page password")
+            await page.click("form.card button[type=submit]")
+            await page.wait_for_url(f"{base}/trunks")
+            row = page.locator("#trunks tbody tr").filter(has_text="carrier")
+            await expect(row).to_contain_text("Registered")
+            SHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SHOT), full_page=True)
+            await page.click("text=carrier")
+            await page.fill("#tc-number", BUSY_LINE)
+            await page.click("text=Place test call")
+            await expect(page.locator("#test-result")).to_contain_text("busy", timeout=30_000)
+            await browser.close()
