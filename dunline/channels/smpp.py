@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiosmpplib import ESME, PhoneNumber, SubmitSm
@@ -41,9 +42,17 @@ class SmsEvents(Protocol):
     async def inbound(self, number: str, text: str) -> None: ...
 
 
+Work = Callable[[], Awaitable[None]]
+WORKERS = 4  # the SMSC's answers are stored by these, so the link's reader never waits on the database
+
+
 class _Hook(AbstractHook):  # type: ignore[misc]  # aiosmpplib ships no type information
-    def __init__(self, events: SmsEvents) -> None:
+    """Turns the client's callbacks into work for the gateway's workers (the reader goes on at once:
+    an SMSC whose deliver_sm waits for its answer would stall or drop receipts)."""
+
+    def __init__(self, events: SmsEvents, queue: asyncio.Queue[Work]) -> None:
         self.events = events
+        self.queue = queue
 
     async def sending(self, smpp_message: SmppMessage, pdu: bytes, client_id: str) -> None:
         return None
@@ -52,34 +61,37 @@ class _Hook(AbstractHook):  # type: ignore[misc]  # aiosmpplib ships no type inf
         try:
             if isinstance(smpp_message, SubmitSmResp) and smpp_message.log_id:
                 ok = smpp_message.command_status == SmppCommandStatus.ESME_ROK
-                await self.events.submitted(
-                    uuid.UUID(smpp_message.log_id),
-                    smpp_message.message_id if ok else None,
-                    None if ok else smpp_message.command_status.name,
-                )
+                mid, sid = uuid.UUID(smpp_message.log_id), smpp_message.message_id if ok else None
+                why = None if ok else smpp_message.command_status.name
+                self.queue.put_nowait(lambda: self.events.submitted(mid, sid, why))
             elif isinstance(smpp_message, DeliverSm):
                 if smpp_message.is_receipt():
                     tlvs = {p.tag: p.value for p in smpp_message.optional_params or []}
-                    await self.events.receipt(receipts.parse(smpp_message.short_message, tlvs))
+                    r = receipts.parse(smpp_message.short_message, tlvs)
+                    self.queue.put_nowait(lambda: self.events.receipt(r))
                 else:
-                    await self.events.inbound(smpp_message.source.number, smpp_message.short_message)
+                    number, text = smpp_message.source.number, smpp_message.short_message
+                    self.queue.put_nowait(lambda: self.events.inbound(number, text))
         except Exception:  # one bad PDU must not stop the link; it is logged (no text, no number)
             log.exception("SMSC answer not handled: %s", type(smpp_message).__name__)
 
     async def send_error(self, smpp_message: SmppMessage, error: Exception, client_id: str) -> None:
         if isinstance(smpp_message, SubmitSm) and smpp_message.log_id:
-            await self.events.submitted(uuid.UUID(smpp_message.log_id), None, f"send: {error!r}"[:200])
+            mid, why = uuid.UUID(smpp_message.log_id), f"send: {error!r}"[:200]
+            self.queue.put_nowait(lambda: self.events.submitted(mid, None, why))
 
 
 class SmppGateway:
     def __init__(self, settings: SmsSettings, events: SmsEvents) -> None:
         self.settings = settings
+        self.queue: asyncio.Queue[Work] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
         self.esme = ESME(
             smsc_host=settings.host,
             smsc_port=settings.port,
             system_id=settings.system_id,
             password=settings.password.get_secret_value(),
-            hook=_Hook(events),
+            hook=_Hook(events, self.queue),
             log_level=logging.WARNING,
             socket_timeout=10.0,
         )
@@ -88,6 +100,7 @@ class SmppGateway:
 
     async def start(self, within_s: float = 10.0) -> None:
         """Bind (the client keeps reconnecting in the background); SmsLinkError if not bound in time."""
+        self._workers = [asyncio.create_task(self._work(), name=f"smpp-answers-{i}") for i in range(WORKERS)]
         self._task = asyncio.create_task(self.esme.start(), name="smpp-link")
         try:
             async with asyncio.timeout(within_s):
@@ -111,9 +124,30 @@ class SmppGateway:
             )
         )
 
+    async def _work(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await job()
+            except Exception:  # stored answers must not stop the workers; logged without content
+                log.exception("SMSC answer not stored")
+            finally:
+                self.queue.task_done()
+
+    async def drained(self, within_s: float = 10.0) -> None:
+        """Wait until every answer received so far is stored (tests, benchmarks, a clean stop)."""
+        await asyncio.wait_for(self.queue.join(), within_s)
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.esme.stop(), 5.0)
+        with contextlib.suppress(Exception):
+            await self.drained(5.0)
+        for w in self._workers:
+            w.cancel()
+        for w in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await w
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

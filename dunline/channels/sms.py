@@ -9,6 +9,7 @@ sets the `sms_opt_out` hold before anything else; an unclear reply waits for a p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from dunline.dialer.clearance import judge_text
 from dunline.store import sms as store
 
 log = logging.getLogger("dunline.sms")
+# submit_sm answers that mean "not now": the text is offered again after a pause, then given up
+BUSY = frozenset({"ESME_RTHROTTLED", "ESME_RMSGQFUL"})
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Link(Protocol):
@@ -53,6 +57,16 @@ class SmsService:
         self.settings = settings
         self.clock = clock
         self.link = link
+        self._busy: dict[uuid.UUID, int] = {}  # texts the SMSC refused as busy, and how often
+        self._retries: set[asyncio.Task[None]] = set()
+
+    async def _again(self, message_id: uuid.UUID, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        row = await self.pool.fetchrow(
+            "SELECT number_e164, body FROM sms_messages WHERE id = $1 AND state = 'sending'", message_id
+        )
+        if row is not None and self.link is not None:
+            await self.link.submit(message_id, row["number_e164"], row["body"], encode(row["body"]))
 
     async def send(
         self, account_id: int, number: str, body: str, *, lang: str = "en", step_key: str | None = None
@@ -84,8 +98,18 @@ class SmsService:
     # ---- SmsEvents ---------------------------------------------------------------------------------
     async def submitted(self, message_id: uuid.UUID, smsc_id: str | None, error: str | None) -> None:
         if smsc_id:
+            self._busy.pop(message_id, None)
             await store.submitted(self.pool, message_id, smsc_id, self.clock())
+            return
+        tries = self._busy.get(message_id, 0)
+        if error in BUSY and tries < len(BACKOFF_S) and self.link is not None:
+            # the SMSC is full or throttling: it refused this text, so sending it again duplicates nothing
+            self._busy[message_id] = tries + 1
+            task = asyncio.create_task(self._again(message_id, BACKOFF_S[tries]))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
         else:
+            self._busy.pop(message_id, None)
             log.warning("sms %s refused by the SMSC: %s", message_id, error)
             await store.failed(self.pool, message_id, error or "refused", self.clock())
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from dunline.channels import receipts
 from dunline.channels.receipts import Receipt
 from dunline.channels.replies import Reading
 from dunline.channels.sms_text import Encoded
@@ -32,6 +33,8 @@ RECEIPT_STATES = {
     "DELETED": "deleted",
 }
 FINAL = frozenset({"failed", "delivered", "undelivered", "expired", "rejected", "deleted"})
+RECEIPT_FINAL = receipts.FINAL
+RECEIPT_LOCK = 0x534D53  # advisory lock namespace ("SMS"): one SMSC id's receipts and its submit answer
 
 
 async def add(
@@ -69,13 +72,30 @@ async def add(
 
 
 async def submitted(pool: asyncpg.Pool, message_id: uuid.UUID, smsc_id: str, at: datetime) -> None:
-    await pool.execute(
-        "UPDATE sms_messages SET state = 'submitted', smsc_id = $2, submitted_at = $3"
-        " WHERE id = $1 AND state = 'sending'",
-        message_id,
-        smsc_id,
-        at,
-    )
+    """The SMSC took the message and named it; receipts that arrived before this answer (an SMSC may
+    send the receipt at once) are matched now, in the order they came."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", RECEIPT_LOCK, smsc_id)
+        msg = await conn.fetchrow(
+            "UPDATE sms_messages SET state = 'submitted', smsc_id = $2, submitted_at = $3"
+            " WHERE id = $1 AND state = 'sending' RETURNING id, account_id, state",
+            message_id,
+            smsc_id,
+            at,
+        )
+        if msg is None:
+            return
+        early = await conn.fetch(
+            "UPDATE sms_receipts SET message_id = $1 WHERE smsc_id = $2 AND message_id IS NULL"
+            " RETURNING id, state, error, received_at",
+            message_id,
+            smsc_id,
+        )
+        state = msg["state"]
+        for r in sorted(early, key=lambda r: r["id"]):
+            if state in FINAL:
+                break
+            state = await _apply(conn, msg["id"], msg["account_id"], r["state"], r["error"], r["received_at"])
 
 
 async def failed(pool: asyncpg.Pool, message_id: uuid.UUID, error: str, at: datetime) -> None:
@@ -95,11 +115,13 @@ async def lost_in_flight(pool: asyncpg.Pool) -> int:
 
 
 async def receipt(pool: asyncpg.Pool, r: Receipt, at: datetime) -> uuid.UUID | None:
-    """Store a delivery receipt and move its message on (a final state is never left again)."""
-    state = RECEIPT_STATES[r.state]
+    """Store a delivery receipt and move its message on (a final state is never left again). A receipt
+    whose message is not named yet is kept unmatched; `submitted` matches it (both under one lock per
+    SMSC id, so neither misses the other)."""
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", RECEIPT_LOCK, r.message_id)
         msg = await conn.fetchrow(
-            "SELECT id, account_id, number_e164, state FROM sms_messages WHERE smsc_id = $1"
+            "SELECT id, account_id, state FROM sms_messages WHERE smsc_id = $1"
             " ORDER BY submitted_at DESC LIMIT 1 FOR UPDATE",  # the latest: an SMSC may reuse its ids
             r.message_id,
         )
@@ -112,21 +134,32 @@ async def receipt(pool: asyncpg.Pool, r: Receipt, at: datetime) -> uuid.UUID | N
             r.error,
             at,
         )
-        if msg is None or msg["state"] in FINAL:
-            return msg["id"] if msg else None
-        await conn.execute(
-            "UPDATE sms_messages SET state = $2, error = $3, final_at = CASE WHEN $4 THEN $5::timestamptz END"
-            " WHERE id = $1",
-            msg["id"],
-            state,
-            r.error if not r.delivered else None,
-            r.final,
-            at,
-        )
-        if r.final:
-            detail = {"result": "delivered" if r.delivered else "failed", "sms": str(msg["id"])}
-            await ledger(conn, msg["account_id"], None, "sms", "outbound", "receipt", detail, at)
+        if msg is None:
+            return None
+        if msg["state"] not in FINAL:
+            await _apply(conn, msg["id"], msg["account_id"], r.state, r.error, at)
         return msg["id"]  # type: ignore[no-any-return]
+
+
+async def _apply(
+    conn: asyncpg.Connection, mid: uuid.UUID, account_id: int, stat: str, error: str | None, at: datetime
+) -> str:
+    """A receipt's state on its (not yet final) message; the new state."""
+    state = RECEIPT_STATES[stat]
+    final, delivered = stat in RECEIPT_FINAL, stat == "DELIVRD"
+    await conn.execute(
+        "UPDATE sms_messages SET state = $2, error = $3, final_at = CASE WHEN $4 THEN $5::timestamptz END"
+        " WHERE id = $1",
+        mid,
+        state,
+        None if delivered else error,
+        final,
+        at,
+    )
+    if final:
+        detail = {"result": "delivered" if delivered else "failed", "sms": str(mid)}
+        await ledger(conn, account_id, None, "sms", "outbound", "receipt", detail, at)
+    return state
 
 
 async def accounts_of(conn: asyncpg.Connection, number: str) -> list[int]:

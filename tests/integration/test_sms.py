@@ -39,6 +39,7 @@ UNDELIVERED = "+14155553002"  # receipt UNDELIV, text only (no TLV): the text fa
 SLOW = "+14155553003"  # ENROUTE first, DELIVRD later
 REFUSED = "+14155553004"  # submit_sm refused (invalid destination)
 NO_CONSENT = "+14155553005"  # a mobile without consent: the gate blocks before anything is written
+THROTTLED = "+14155553006"  # the SMSC says ESME_RTHROTTLED the first time, then takes it
 CHINESE = "+8613800138123"  # UCS-2; the debtor answers 退订
 
 
@@ -67,6 +68,9 @@ class Smsc:
         self.submits.append({"to": dest, "coding": ev.data_coding, "text": bytes(ev.short_message)})
         if dest == REFUSED:
             ev.reject(smpp34.ESME_RINVDSTADR)
+            return
+        if dest == THROTTLED and sum(1 for s in self.submits if s["to"] == THROTTLED) == 1:
+            ev.reject(smpp34.ESME_RTHROTTLED)
             return
         mid = f"{self.prefix}{next(self._ids)}"
         ev.accept(mid)
@@ -160,7 +164,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
     try:
         accounts = {
             n: await _account(pool, f"SMS-{i}", n, "CN" if n == CHINESE else "US", n != NO_CONSENT)
-            for i, n in enumerate((DELIVERED, UNDELIVERED, SLOW, REFUSED, NO_CONSENT, CHINESE))
+            for i, n in enumerate((DELIVERED, UNDELIVERED, SLOW, REFUSED, NO_CONSENT, CHINESE, THROTTLED))
         }
         smsc = Smsc()
         # 17:00 in California is 09:00 the next day in Shanghai: inside both windows
@@ -178,7 +182,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
             )
 
             sent = {}
-            for n in (DELIVERED, UNDELIVERED, SLOW, REFUSED):
+            for n in (DELIVERED, UNDELIVERED, SLOW, REFUSED, THROTTLED):
                 sent[n] = await service.send(
                     accounts[n], n, "Your payment of $320 is due.", step_key=f"s-{n}"
                 )
@@ -199,6 +203,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
                 return {r["number_e164"]: r["state"] for r in rows}
 
             want = {
+                THROTTLED: "delivered",  # offered again after the SMSC's "throttled"
                 DELIVERED: "delivered",
                 UNDELIVERED: "undelivered",
                 SLOW: "delivered",
@@ -207,6 +212,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
             }
             await eventually("every message final", lambda: _equal(states, want))
             assert len([s for s in smsc.submits if s["to"] == DELIVERED]) == 1
+            assert len([s for s in smsc.submits if s["to"] == THROTTLED]) == 2
             zh_submit = next(s for s in smsc.submits if s["to"] == CHINESE)
             assert zh_submit["coding"] == 8 and zh_submit["text"].decode("utf-16-be").endswith("回复TD退订")
             en_submit = next(s for s in smsc.submits if s["to"] == DELIVERED)
