@@ -41,7 +41,9 @@ def _password(trunk: TrunkSettings) -> str:
 
 
 async def seed(pool: asyncpg.Pool, trunks: tuple[TrunkSettings, ...], *, actor: str = "settings") -> bool:
-    """Fill an empty table from the settings; True when it did."""
+    """Fill an empty table from the settings; True when it did (the lock only while it is empty)."""
+    if await pool.fetchval("SELECT EXISTS (SELECT 1 FROM trunks)"):
+        return False
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("LOCK TABLE trunks IN EXCLUSIVE MODE")
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM trunks)"):

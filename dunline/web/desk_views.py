@@ -224,25 +224,32 @@ async def preview(request: web.Request) -> web.StreamResponse:
             return aiohttp_jinja2.render_template("desk_preview.html", request, {"empty": True, "cid": cid})
         seat.preview = (cid, member)
     member = seat.preview[1]
-    target = await runner.target_for(member.account_id, member.template)
+    target, verdict = await _gate_now(request, desk, runner, member)
     ref = await services(request).pool.fetchval(
         "SELECT account_ref FROM accounts WHERE id = $1", member.account_id
     )
-    verdict = None
-    if target is not None:
-        verdict = await gate_preview(
-            services(request).pool,
-            account_id=member.account_id,
-            number=target.number,
-            kind="agent",
-            caller_id=desk.caller_id,
-            at=services(request).clock(),
-            asked_at=member.asked_at,
-        )
     view = await _preview_view(request, str(ref))
     ctx = {"cid": cid, "empty": False, "a": view, "verdict": verdict, "no_number": target is None,
            "csrf": session(request).csrf_token}  # fmt: skip
     return aiohttp_jinja2.render_template("desk_preview.html", request, ctx)
+
+
+async def _gate_now(request: web.Request, desk: Desk, runner: Any, member: Any) -> tuple[Any, Any]:
+    """The member's dial target and what the gate would say about calling it now (None, None: no
+    number left to call). Nothing is recorded."""
+    target = await runner.target_for(member.account_id, member.template)
+    if target is None:
+        return None, None
+    verdict = await gate_preview(
+        services(request).pool,
+        account_id=member.account_id,
+        number=target.number,
+        kind="agent",
+        caller_id=desk.caller_id,
+        at=services(request).clock(),
+        asked_at=member.asked_at,
+    )
+    return target, verdict
 
 
 async def _preview_view(request: web.Request, ref: str) -> dict[str, Any] | None:
@@ -302,18 +309,7 @@ async def dial_callback(request: web.Request) -> web.StreamResponse:
     member = await runner.claim_callback(form.account, agent)
     if member is None:
         raise web.HTTPConflict(text="account: no callback of yours is due on it (not yet, or done already)")
-    target = await runner.target_for(member.account_id, member.template)
-    verdict = None
-    if target is not None:
-        verdict = await gate_preview(
-            services(request).pool,
-            account_id=member.account_id,
-            number=target.number,
-            kind="agent",
-            caller_id=desk.caller_id,
-            at=services(request).clock(),
-            asked_at=member.asked_at,
-        )
+    _target, verdict = await _gate_now(request, desk, runner, member)
     if verdict is None or not verdict.allowed:
         await runner.preview_skip(member)  # back in the queue, still yours
         why = "; ".join(verdict.reasons) if verdict else "no number left to call"
