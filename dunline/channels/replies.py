@@ -6,7 +6,8 @@ An opt-out word alone (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE: th
 classified by the speech layer's intent classifier (`ivr.speech.intents.classify`, en and zh): a
 request to stop contacting (`cease`) also opts out of texts; a promise, "paid", a dispute, "wrong
 number", "call me" become the same outcomes as on a call; a reply the classifier is not sure of goes
-to a person (`needs_person`).
+to a person (`needs_person`), and so do clear ones a person must act on (set a plan up, call back).
+`effects` says what a reply changes: the outcome, the holds, a wrong number, a promise to track.
 """
 
 from __future__ import annotations
@@ -57,10 +58,57 @@ def language(text: str) -> Lang:
     return "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
 
 
+_ABOUT_TEXTS = re.compile(r"\b(text|texts|texting|sms|messages?)\b|短信|信息|消息", re.IGNORECASE)
+# what a reply does, as on a call: the outcome recorded and the hold set (speech's FLAG_INTENTS)
+OUTCOMES = {
+    "promise_to_pay": "promise_to_pay",
+    "already_paid": "already_paid",
+    "payment_plan": "payment_plan",
+    "callback_later": "callback",
+    "request_agent": "callback",
+    "refuse": "refuse",
+}
+FLAGS = {"dispute": "dispute", "attorney": "attorney", "hardship": "hardship", "cease": "cease"}
+# a person must act on these even when they are clear (set a plan up, call back, note a time)
+PERSON = frozenset({"payment_plan", "callback_later", "request_agent", "inconvenient_time"})
+
+
+@dataclass(frozen=True)
+class Effects:
+    outcome: str | None  # recorded on the account's timeline, as a call's outcome would be
+    flags: tuple[str, ...]  # account holds to set ("sms_opt_out", "cease", "dispute", ...)
+    wrong_number: bool  # the number is not the debtor's
+    promise: dict[str, str | None] | None  # {"date", "amount"}: a promise the planner tracks
+
+
+def effects(reading: Reading, text: str) -> Effects:
+    """What a reply changes (pure). Unclear replies change nothing but the opt-out (a person reads
+    them); "stop texting me" opts out of texts only, "stop contacting me" ceases every channel."""
+    flags: list[str] = ["sms_opt_out"] if reading.opt_out else []
+    if reading.intent == "cease" and not _ABOUT_TEXTS.search(text):
+        flags.append("cease")
+    sure = reading.intent in ACTIONABLE and reading.confidence >= SURE
+    if reading.result is None or not sure:
+        return Effects(None, tuple(flags), False, None)
+    intent = reading.intent
+    if intent in FLAGS and intent != "cease":
+        flags.append(FLAGS[intent])
+    promise = None
+    slots = reading.result.slots
+    if intent == "promise_to_pay" and slots.date is not None:
+        amount = f"{slots.amount:.2f}" if slots.amount is not None else None
+        promise = {"date": slots.date.isoformat(), "amount": amount}
+    outcome = OUTCOMES.get(intent) or (intent if intent in FLAGS or intent == "wrong_number" else None)
+    return Effects(outcome, tuple(flags), intent == "wrong_number", promise)
+
+
 def read(text: str, now: datetime, tz: ZoneInfo, lang: Lang | None = None) -> Reading:
     if is_opt_out_word(text):
         return Reading(True, "opt_out", 1.0, False, None)
     result = classify(text, lang or language(text), now, tz)
     opt_out = result.intent == "cease"
     unsure = result.intent not in ACTIONABLE or result.confidence < SURE
-    return Reading(opt_out, result.intent, result.confidence, unsure and not opt_out, result)
+    if result.intent == "promise_to_pay" and result.slots.date is None:
+        unsure = True  # a promise with no date cannot be tracked: a person asks when
+    needs_person = (unsure and not opt_out) or (result.intent in PERSON and not unsure)
+    return Reading(opt_out, result.intent, result.confidence, needs_person, result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -52,8 +52,10 @@ class SmsService:
         settings: SmsSettings,
         clock: Callable[[], datetime],
         link: Link | None = None,
+        on_reply: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
         self.pool = pool
+        self.on_reply = on_reply  # the accounts a reply touched: planned again (a reply is a response)
         self.settings = settings
         self.clock = clock
         self.link = link
@@ -69,7 +71,14 @@ class SmsService:
             await self.link.submit(message_id, row["number_e164"], row["body"], encode(row["body"]))
 
     async def send(
-        self, account_id: int, number: str, body: str, *, lang: str = "en", step_key: str | None = None
+        self,
+        account_id: int,
+        number: str,
+        body: str,
+        *,
+        lang: str = "en",
+        step_key: str | None = None,
+        template: str | None = None,
     ) -> Sent:
         if self.link is None:
             raise RuntimeError("no SMPP link: start the SMS gateway first")
@@ -90,6 +99,7 @@ class SmsService:
                 encoded=encoded,
                 step_key=step_key,
                 at=now,
+                template=template,
             )
         if new:
             await self.link.submit(mid, number, text, encoded)
@@ -121,8 +131,11 @@ class SmsService:
     async def inbound(self, number: str, text: str) -> None:
         e164 = number if number.startswith("+") else f"+{number}"
         now = self.clock()
-        reading = replies.read(text, now, ZoneInfo("UTC"))
+        zone = await store.zone_of(self.pool, e164)  # "on Friday" is the debtor's Friday
+        reading = replies.read(text, now, ZoneInfo(zone or "UTC"))
         accounts = await store.inbound(self.pool, e164, text, reading, now)
+        if accounts and self.on_reply is not None:
+            await self.on_reply(accounts)
         log.info(
             "sms reply: %s, %d account(s)%s",
             reading.intent,

@@ -88,6 +88,7 @@ class DebtorIn(_Strict):
     country: str = Field(pattern=r"^[A-Z]{2}$")
     region: str | None = None
     city: str | None = None
+    address: str | None = Field(default=None, min_length=3, max_length=200)  # street line (letters)
     timezone: str | None = None
     phones: list[PhoneIn] = []
     flags: list[str] = []

@@ -79,6 +79,11 @@ class AsteriskSettings(_Frozen):
     ami: AmiSettings = AmiSettings()
     ari: AriSettings = AriSettings()
     start_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    record_calls: bool = Field(
+        default=True,
+        description="record answered calls (both directions) for the evidence bundle; the IVR plays the"
+        " recording notice first",
+    )
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> AsteriskSettings:
@@ -300,6 +305,35 @@ class SmsSettings(_Frozen):
         return value
 
 
+class LetterSettings(_Frozen):
+    """Letters and their print-and-mail export: the sender printed on every letter, where the batches
+    go, and the creditor named in validation notices."""
+
+    sender_name: str | None = Field(default=None, description="the letterhead; ivr.company_name when unset")
+    sender_address: tuple[str, ...] = Field(
+        default=("100 Market Street, Suite 400", "San Francisco, CA 94105", "United States"),
+        min_length=1,
+        max_length=6,
+        description="the sender's postal address, one line each (disputes are mailed here)",
+    )
+    creditor: str = Field(default="the original lender", min_length=2, description="to whom the debt is owed")
+    export_dir: Path = Field(
+        default=Path("letters"), description="print-and-mail batches: a dated folder each (under var_dir)"
+    )
+    validation_days: int = Field(
+        default=35, ge=30, le=90, description="a US validation notice's dispute period, from the letter date"
+    )
+    plan_reply_days: int = Field(default=21, ge=7, le=90, description="a plan offer's answer-by date")
+
+
+class StepSettings(_Frozen):
+    """The step runner in `dunline serve`: carries out every due text and letter step of the plans."""
+
+    enabled: bool = Field(default=False, description="run the plans' text and letter steps in `serve`")
+    poll_s: float = Field(default=30.0, ge=1, le=3600, description="how often due steps are looked for")
+    batch: int = Field(default=20, ge=1, le=1000, description="steps claimed at a time by one controller")
+
+
 class Settings(_Frozen):
     var_dir: Path = Path("var")
     console: ConsoleSettings = ConsoleSettings()
@@ -310,6 +344,8 @@ class Settings(_Frozen):
     ivr: IvrSettings = IvrSettings()
     speech: SpeechSettings = SpeechSettings()
     sms: SmsSettings = SmsSettings()
+    letters: LetterSettings = LetterSettings()
+    steps: StepSettings = StepSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("trunks")

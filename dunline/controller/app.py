@@ -238,7 +238,12 @@ class Controller:
         lost = await lost_in_flight(pool)
         if lost:
             log.warning("%d text(s) got no answer from the SMSC before the last stop: marked unknown", lost)
-        service = SmsService(pool, self.settings.sms, clock)
+        from dunline.controller.planning import replan
+
+        async def replies(accounts: list[int]) -> None:
+            await replan(pool, accounts, clock())
+
+        service = SmsService(pool, self.settings.sms, clock, on_reply=replies)
         gateway = SmppGateway(self.settings.sms, service)
         await gateway.start()
         self.stack.push_async_callback(gateway.close)

@@ -100,6 +100,11 @@ class Instance:
         return self.d("etc/asterisk.conf")
 
     @property
+    def recordings(self) -> Path:
+        """Where MixMonitor writes the calls' recordings (<attempt id>.wav), as this host sees it."""
+        return self.host / "spool" / "monitor"
+
+    @property
     def pid_file(self) -> Path:
         return self.host / "dunline.pid"
 
@@ -138,6 +143,11 @@ def instances(settings: Settings, binary: Binary) -> tuple[Instance, Instance]:
         Instance("pbx", f"{base}/pbx-{a.pbx.sip_port}", binary, a.pbx),
         Instance("carrier", f"{base}/carrier-{a.carrier.sip_port}", binary, a.carrier),
     )
+
+
+def recordings_dir(settings: Settings) -> Path:
+    """Where the PBX of these settings keeps call recordings (provisioning is a no-op once done)."""
+    return instances(settings, provision(settings))[0].recordings
 
 
 def _env() -> jinja2.Environment:

@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from dunline.controller.cli_asr import add_asr_commands
     from dunline.controller.cli_campaign import add_campaign_commands
+    from dunline.controller.cli_channels import add_channel_commands
     from dunline.controller.cli_compliance import add_compliance_commands
     from dunline.controller.cli_simulate import add_simulate_commands
     from dunline.controller.cli_speech import add_intent_command
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_campaign_commands(sub)
     add_simulate_commands(sub)
     add_web_commands(sub)
+    add_channel_commands(sub)
     return p
 
 

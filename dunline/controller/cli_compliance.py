@@ -104,11 +104,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from dunline.controller.asterisk import recordings_dir
     from dunline.controller.cli_common import database_command
     from dunline.controller.retention import purge
 
+    folder = recordings_dir(_settings(args))
+
     async def work(pool: Any, now: datetime) -> dict[str, Any]:
-        return await purge(pool, now, dry_run=args.dry_run)
+        return await purge(pool, now, dry_run=args.dry_run, recordings=folder)
 
     def lines(doc: dict[str, Any]) -> list[str]:
         verb = "would purge" if args.dry_run else "purged"

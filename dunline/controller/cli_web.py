@@ -110,6 +110,8 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
                 trunk_pbx=trunk_admin,
             )
             work.append(("campaigns", host.run()))
+            if settings.steps.enabled:
+                work.append(("steps", step_runner(rt).run(settings.steps.poll_s)))
         else:
             pool, _where = await open_database(settings)
             stack.push_async_callback(close_pool, pool)
@@ -119,6 +121,26 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
         async with asyncio.TaskGroup() as tg:
             for name, coro in work:
                 tg.create_task(coro, name=name)
+
+
+def step_runner(rt: Any) -> Any:
+    """The plans' text and letter steps on this controller (texts only when the SMS link is up)."""
+    from dunline.channels.letters import LetterService
+    from dunline.channels.steps import StepRunner
+    from dunline.controller.planning import replan
+    from dunline.controller.texts import text_step
+
+    async def text(account_id: int, template: str, now: Any) -> Any:
+        return await text_step(rt, account_id, template, now)
+
+    return StepRunner(
+        rt.pool,
+        LetterService(rt.pool, rt.settings),
+        rt.dialer.clock,
+        text=text if rt.sms is not None else None,
+        replan=lambda accounts, now: replan(rt.pool, accounts, now),
+        batch=rt.settings.steps.batch,
+    )
 
 
 def attach_desk(rt: Any, host: Any) -> Any:

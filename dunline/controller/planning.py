@@ -85,3 +85,20 @@ async def plan_stored(pool: asyncpg.Pool, now: datetime, *, save: bool = True, b
                 await store.drop_plans(conn, failed)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+async def replan(pool: asyncpg.Pool, account_ids: list[int], now: datetime) -> None:
+    """Plan these accounts again now (after a step was carried out, a reply came): their next step moves
+    on. An account that no longer plans keeps no plan, as in `plan_stored`."""
+    async with pool.acquire() as conn:
+        docs = await store.load_documents(conn, account_ids, since=now - HISTORY_SPAN)
+    done: list[tuple[int, dict[str, Any]]] = []
+    failed: list[int] = []
+    for doc in docs:
+        try:
+            done.append((doc.account_id, plan_one(doc, now).as_json()))
+        except (ProfileError, HistoryError):
+            failed.append(doc.account_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await store.store_plans(conn, done, now)
+        await store.drop_plans(conn, failed)

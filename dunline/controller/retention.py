@@ -8,6 +8,7 @@ transaction and leaves a row in the audit log (what was deleted, when, under whi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,9 +30,28 @@ def retention(profiles: tuple[Profile, ...], account: Account) -> tuple[int | No
     return best
 
 
+def _unlink_recordings(folder: Path | None, calls: list[Any]) -> int:
+    gone = 0
+    if folder is None:
+        return 0
+    for call in calls:
+        path = folder / f"{call}.wav"
+        if path.is_file():
+            path.unlink()
+            gone += 1
+    return gone
+
+
 async def purge(
-    pool: asyncpg.Pool, now: datetime, *, dry_run: bool = False, profiles: tuple[Profile, ...] | None = None
+    pool: asyncpg.Pool,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    profiles: tuple[Profile, ...] | None = None,
+    recordings: Path | None = None,
 ) -> dict[str, Any]:
+    """Purge every account past its retention; `recordings`: the PBX's recordings folder, whose files
+    of the purged calls are deleted after their records are."""
     profiles = profiles or default_profiles()
     purged: list[dict[str, Any]] = []
     kept = 0
@@ -53,8 +73,12 @@ async def purge(
             "profile": profile,
         }
         if not dry_run:
+            calls = [
+                r["id"] for r in await pool.fetch("SELECT id FROM attempts WHERE account_id = $1", row["id"])
+            ]
             entry["deleted"] = await contacts.purge_account_history(
                 pool, row["id"], reason={k: entry[k] for k in ("last_activity", "retention_days", "profile")}
             )
+            entry["deleted"]["recordings"] = _unlink_recordings(recordings, calls)
         purged.append(entry)
     return {"now": now.isoformat(), "dry_run": dry_run, "purged": purged, "kept": kept}

@@ -84,7 +84,7 @@ def to_ledger(rows: list[dict[str, Any]]) -> Ledger:
 async def _judge(
     conn: asyncpg.Connection,
     account_id: int,
-    number: str,
+    number: str | None,
     kind: Kind,
     caller_id: str | None,
     at: datetime,
@@ -97,7 +97,8 @@ async def _judge(
         raise KeyError(f"no account {account_id}")
     history = await contacts.call_history(conn, account_id, at - HISTORY)
     # every call the dialer places, and every text a campaign sends, is machine-sent from a list
-    attempt = Attempt(to_account(facts), channel, number, kind, caller_id, True, asked_at)
+    autodialed = channel != "letter"
+    attempt = Attempt(to_account(facts), channel, number, kind, caller_id, autodialed, asked_at)
     return gate.check(attempt, to_ledger(history), frozenset(facts["flags"]), at, profiles)
 
 
@@ -187,14 +188,31 @@ async def judge_text(
 ) -> Verdict:
     """The gate's verdict on texting `number` now, recorded; call inside a transaction that also
     writes the text's ledger entry when allowed (the per-account lock is taken here)."""
+    return await judge_step(
+        conn, account_id=account_id, channel="sms", number=number, at=at, profiles=profiles
+    )
+
+
+async def judge_step(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    channel: Channel,
+    number: str | None,
+    at: datetime,
+    profiles: tuple[Profile, ...] | None = None,
+) -> Verdict:
+    """The gate's verdict on a text (`number`) or a letter (no number) now, recorded; call inside the
+    transaction that writes the step's outbox row and ledger entry when allowed (the per-account lock
+    is taken here, so two steps of one account are judged one after the other)."""
     await contacts.lock_account(conn, account_id)
-    verdict = await _judge(conn, account_id, number, "agent", None, at, profiles, channel="sms")
+    verdict = await _judge(conn, account_id, number, "agent", None, at, profiles, channel=channel)
     await contacts.insert_verdict(
         conn,
         account_id=account_id,
         attempt_id=None,
         at=at,
-        channel="sms",
+        channel=channel,
         number=number,
         kind="agent",
         allowed=verdict.allowed,

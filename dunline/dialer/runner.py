@@ -283,7 +283,11 @@ class Dialer:
                 channel_id=aid,
                 caller_id=f"<{caller_id}>",
                 timeout_ms=ring_ms,
-                variables={"DUNLINE_ATTEMPT": aid, "DUNLINE_VM": voicemail},
+                variables={
+                    "DUNLINE_ATTEMPT": aid,
+                    "DUNLINE_VM": voicemail,
+                    "DUNLINE_RECORD": "yes" if self.settings.asterisk.record_calls else "no",
+                },
                 account=target.account_ref,
             )
         except AmiError as exc:  # lost connection or timeout: never re-sent; reconcile below

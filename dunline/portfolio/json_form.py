@@ -24,7 +24,11 @@ _FLAG = re.compile(r"^[a-z][a-z_]{1,30}$")
 
 def _personal(loc: tuple[str, ...]) -> bool:
     """Values never echoed in errors: identity, phone numbers, the city."""
-    return loc[:1] == ("identity",) or loc[:2] in (("contact", "phones"), ("contact", "city"))
+    return loc[:1] == ("identity",) or loc[:2] in (
+        ("contact", "phones"),
+        ("contact", "city"),
+        ("contact", "address"),
+    )
 
 
 def _scrub(loc: tuple[str, ...], error: Any) -> str:
@@ -89,6 +93,7 @@ def _row(doc: AccountProfile, n: int) -> tuple[AccountRow | None, list[RowError]
             language=doc.language,
             timezone=c.timezone,
             city=c.city,
+            address_line=c.address,
             region=c.region,
             country=c.country,
             national_id_masked=nid,

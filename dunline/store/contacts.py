@@ -208,7 +208,8 @@ async def purge_candidates(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 async def purge_account_history(
     pool: asyncpg.Pool, account_id: int, *, reason: Mapping[str, Any]
 ) -> dict[str, int]:
-    """Delete the account's contact records (one transaction) and note the purge in the audit log."""
+    """Delete the account's contact records (calls, texts, letters: one transaction) and note the purge
+    in the audit log. `counts["recordings"]` lists nothing: the caller deletes the files of `ids`."""
     from dunline.store.attempts import audit
 
     counts: dict[str, int] = {}
@@ -220,6 +221,15 @@ async def purge_account_history(
             ("contact_ledger", "account_id = $1", account_id),
             ("attempt_transitions", "attempt_id = ANY($1::uuid[])", ids),
             ("attempts", "account_id = $1", account_id),
+            (
+                "sms_receipts",
+                "message_id IN (SELECT id FROM sms_messages WHERE account_id = $1)",
+                account_id,
+            ),
+            ("sms_messages", "account_id = $1", account_id),
+            ("sms_inbound", "account_id = $1", account_id),
+            ("letters", "account_id = $1", account_id),
+            ("plan_steps", "account_id = $1", account_id),
         ):
             status = await conn.execute(f"DELETE FROM {table} WHERE {where}", arg)
             counts[table] = int(status.split()[-1])

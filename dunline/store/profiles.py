@@ -22,7 +22,7 @@ from dunline.store.contacts import histories
 _ACCOUNTS = """
 SELECT a.id, a.account_ref, a.currency, a.principal, a.balance, a.due_date, a.opened_on, a.flags,
        a.profile, d.id AS debtor, d.external_id, d.full_name, d.national_id_masked, d.language,
-       d.timezone, d.city, d.region, d.country, d.debtor_windows
+       d.timezone, d.city, d.address_line, d.region, d.country, d.debtor_windows
 FROM accounts a JOIN debtors d ON d.id = a.debtor_id
 WHERE a.id = ANY($1::bigint[]) ORDER BY a.id"""
 _PHONE_TYPES = ("mobile", "landline", "work")
@@ -59,6 +59,7 @@ def _document(r: asyncpg.Record, phones: list[asyncpg.Record], payments: list[as
             "country": r["country"],
             "region": r["region"],
             "city": r["city"],
+            **({"address": r["address_line"]} if 3 <= len(r["address_line"] or "") <= 200 else {}),
             "timezone": r["timezone"],
             "phones": [
                 {

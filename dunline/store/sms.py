@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from dunline.channels import receipts
+from dunline.channels import receipts, replies
 from dunline.channels.receipts import Receipt
 from dunline.channels.replies import Reading
 from dunline.channels.sms_text import Encoded
@@ -46,6 +46,7 @@ async def add(
     encoded: Encoded,
     step_key: str | None,
     at: datetime,
+    template: str | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """The message row (state `sending`) and its ledger entry; (id, False) when this step's message
     exists already (nothing new is written: a step is texted once)."""
@@ -67,6 +68,8 @@ async def add(
         existing = await conn.fetchval("SELECT id FROM sms_messages WHERE step_key = $1", step_key)
         return existing, False
     detail = {"result": "in_progress", "phone": number, "sms": str(mid), "parts": encoded.parts}
+    if template:
+        detail["template"] = template  # the planner counts the uses of each template
     await ledger(conn, account_id, None, "sms", "outbound", "contact", detail, at)
     return mid, True
 
@@ -172,12 +175,25 @@ async def accounts_of(conn: asyncpg.Connection, number: str) -> list[int]:
     return [r["id"] for r in rows]
 
 
+async def zone_of(pool: asyncpg.Pool, number: str) -> str | None:
+    """The time zone of the debtor who has this number (the first one), when known and valid."""
+    zone: str | None = await pool.fetchval(
+        "SELECT d.timezone FROM phones p JOIN debtors d ON d.id = p.debtor_id"
+        " JOIN pg_timezone_names tz ON tz.name = d.timezone WHERE p.number_e164 = $1 ORDER BY d.id LIMIT 1",
+        number,
+    )
+    return zone
+
+
 async def inbound(pool: asyncpg.Pool, number: str, body: str, reading: Reading, at: datetime) -> list[int]:
-    """Store a reply on the timeline of every account of its number; an opt-out sets the `sms_opt_out`
-    hold on them in the same transaction (before any further text). Returns the accounts."""
+    """Store a reply on the timeline of every account of its number and apply what it says
+    (`replies.effects`) in the same transaction: the opt-out and other holds (before any further text),
+    a wrong number, the outcome and a promise the planner tracks (a reply is a response). Returns the
+    accounts."""
     detail: dict[str, Any] = {"confidence": round(reading.confidence, 3)}
     if reading.result is not None:
         detail["slots"] = reading.result.as_json()["slots"]
+    does = replies.effects(reading, body)
     async with pool.acquire() as conn, conn.transaction():
         accounts = await accounts_of(conn, number)
         targets: list[int | None] = list(accounts) or [None]
@@ -192,31 +208,54 @@ async def inbound(pool: asyncpg.Pool, number: str, body: str, reading: Reading, 
                 reading.intent,
                 reading.opt_out,
                 reading.needs_person,
-                detail,
+                {**detail, "outcome": does.outcome, "flags": list(does.flags)},
             )
             if account_id is None:
                 continue
-            entry = {"result": "replied", "phone": number, "intent": reading.intent}
+            entry: dict[str, Any] = {"result": "replied", "phone": number, "intent": reading.intent}
+            if does.promise is not None:
+                entry["promise"] = does.promise
             await ledger(conn, account_id, None, "sms", "inbound", "contact", entry, at)
-            if reading.opt_out:
-                row = await conn.fetchrow(
-                    "SELECT account_ref, flags FROM accounts WHERE id = $1 FOR UPDATE", account_id
-                )
-                flags = row["flags"]
-                if "sms_opt_out" not in flags:
-                    await emit(
-                        conn, "opt_out", {"account": row["account_ref"], "scope": "sms", "source": "sms"}
-                    )
-                    await conn.execute(
-                        "UPDATE accounts SET flags = $2 WHERE id = $1",
-                        account_id,
-                        sorted({*flags, "sms_opt_out"}),
-                    )
-                    await audit(
-                        conn,
-                        "sms",
-                        "flag.set",
-                        f"account:{account_id}",
-                        {"flag": "sms_opt_out", "reason": f"reply: {reading.intent}", "was": flags},
-                    )
+            await _apply_reply(conn, account_id, number, reading, does, at)
+        if does.wrong_number:  # a fact about the number: never texted or called for these debtors
+            await conn.execute("UPDATE phones SET wrong_number = true WHERE number_e164 = $1", number)
         return accounts
+
+
+async def _apply_reply(
+    conn: asyncpg.Connection,
+    account_id: int,
+    number: str,
+    reading: Reading,
+    does: replies.Effects,
+    at: datetime,
+) -> None:
+    row = await conn.fetchrow("SELECT account_ref, flags FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    ref, flags = row["account_ref"], list(row["flags"])
+    base = {"account": ref, "channel": "sms"}
+    if does.outcome is not None:
+        slots = {k: v for k, v in detail_slots(reading).items() if v not in (None, "")}
+        await ledger(conn, account_id, None, "sms", "inbound", f"sms.{does.outcome}", {"slots": slots}, at)
+        await emit(conn, "outcome", {**base, "outcome": does.outcome, "slots": slots, "by": "sms"})
+        if does.promise is not None:
+            await emit(
+                conn, "promise", {**base, "due": does.promise["date"], "amount": does.promise["amount"]}
+            )
+    new = [f for f in does.flags if f not in flags]
+    if not new:
+        return
+    if "sms_opt_out" in new:
+        await emit(conn, "opt_out", {**base, "scope": "sms", "source": "sms"})
+    if "cease" in new:
+        await emit(conn, "opt_out", {**base, "scope": "all", "source": "sms"})
+    await conn.execute("UPDATE accounts SET flags = $2 WHERE id = $1", account_id, sorted({*flags, *new}))
+    for flag in new:
+        why = {"flag": flag, "reason": f"reply: {reading.intent}", "was": flags}
+        await audit(conn, "sms", "flag.set", f"account:{account_id}", why)
+
+
+def detail_slots(reading: Reading) -> dict[str, Any]:
+    if reading.result is None:
+        return {}
+    slots: dict[str, Any] = reading.result.as_json()["slots"]  # type: ignore[assignment]
+    return slots

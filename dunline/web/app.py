@@ -23,7 +23,19 @@ import jinja2
 from aiohttp import web
 
 from dunline.config.schema import Settings
-from dunline.web import api, campaigns, desk_views, filters, login, monitor, roles, security, trunks, views
+from dunline.web import (
+    api,
+    campaigns,
+    desk_views,
+    filters,
+    login,
+    monitor,
+    replies,
+    roles,
+    security,
+    trunks,
+    views,
+)
 from dunline.web.context import SERVICES, Services
 from dunline.web.desk import DESK, Desk
 
@@ -43,6 +55,9 @@ def _routes(app: web.Application) -> None:
     r.add_post("/accounts/{ref}/unmask", views.unmask, name="account.unmask")
     r.add_get("/accounts/{ref}/audit", views.account_audit, name="account.audit")
     r.add_post("/accounts/{ref}/hold", views.hold, name="account.hold")
+    r.add_get("/accounts/{ref}/evidence", replies.evidence, name="account.evidence")
+    r.add_get("/replies", replies.queue, name="replies")
+    r.add_post("/replies/{id}/handled", replies.handled, name="reply.handled")
     r.add_get("/compliance", views.compliance_profiles, name="compliance.profiles")
     r.add_get("/compliance/purge", views.purge_preview, name="compliance.purge")
     r.add_get("/compliance/abandon", views.abandon_report, name="compliance.abandon")

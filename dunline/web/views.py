@@ -84,6 +84,7 @@ def _base(request: web.Request, **extra: Any) -> dict[str, Any]:
             ("Accounts", "/accounts", "accounts"),
             ("Campaigns", "/campaigns", "campaigns"),
             ("Agent desktop", "/desk", "desk"),
+            ("Replies", "/replies", "replies"),
             ("Compliance", "/compliance", "compliance.profiles"),
             ("Abandon report", "/compliance/abandon", "compliance.abandon"),
             ("Purge preview", "/compliance/purge", "compliance.purge"),
@@ -163,6 +164,7 @@ async def account(request: web.Request) -> web.StreamResponse:
         may_hold=roles.allowed("account.hold", s.role),
         holds=hold_flags(),
         may_audit=roles.allowed("account.audit", s.role),
+        may_evidence=roles.allowed("account.evidence", s.role),
     )
     return aiohttp_jinja2.render_template("account.html", request, ctx)
 

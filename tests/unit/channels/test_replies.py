@@ -46,3 +46,28 @@ def test_unclear_replies_go_to_a_person(text: str) -> None:
 def test_stop_inside_a_sentence_is_not_the_bare_word() -> None:
     r = read("can you stop by the office?", NOW, LA)
     assert r.intent != "opt_out"
+
+
+def test_what_a_reply_changes() -> None:
+    from dunline.channels.replies import effects
+
+    def does(text: str, tz: ZoneInfo = LA) -> object:
+        return effects(read(text, NOW, tz), text)
+
+    promise = does("I will pay 200 on Friday")
+    assert promise.outcome == "promise_to_pay" and promise.promise == {
+        "date": "2026-12-11",
+        "amount": "200.00",
+    }
+    assert does("STOP").flags == ("sms_opt_out",)
+    assert does("stop texting me").flags == ("sms_opt_out",)  # texts only
+    assert "cease" in does("stop contacting me").flags  # every channel
+    assert does("这不是我的号码", SH).wrong_number
+    assert "dispute" in does("I don't owe this, I dispute it").flags
+    unclear = does("who is this?")
+    assert unclear.outcome is None and unclear.flags == () and not unclear.wrong_number
+
+
+def test_a_promise_without_a_date_waits_for_a_person() -> None:
+    r = read("I will pay you", NOW, LA)
+    assert r.needs_person
