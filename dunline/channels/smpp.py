@@ -70,7 +70,9 @@ class _Hook(AbstractHook):  # type: ignore[misc]  # aiosmpplib ships no type inf
                     r = receipts.parse(smpp_message.short_message, tlvs)
                     self.queue.put_nowait(lambda: self.events.receipt(r))
                 else:
-                    number, text = smpp_message.source.number, smpp_message.short_message
+                    # a long reply comes in parts; the client joins them (into either field)
+                    number = smpp_message.source.number
+                    text = smpp_message.short_message or smpp_message.message_payload or ""
                     self.queue.put_nowait(lambda: self.events.inbound(number, text))
         except Exception:  # one bad PDU must not stop the link; it is logged (no text, no number)
             log.exception("SMSC answer not handled: %s", type(smpp_message).__name__)

@@ -11,7 +11,8 @@ Results and retries: `sent` -> done (the account is planned again at once, so it
 `blocked` -> waiting until the gate's next allowed time; `no_text` / `no_address` / `no_number`
 (data the account lacks) -> waiting a day, then given up after `MAX_TRIES`; `plan_moved` -> done
 (the plan changed under it); an error -> waiting with backoff. US accounts get their validation
-notice (Reg F) before any other step is carried out.
+notice (Reg F) with their first step (made first; when it cannot be made yet, it is tried again with
+the next step).
 """
 
 from __future__ import annotations
@@ -177,12 +178,13 @@ class StepRunner:
     async def _one(self, step: Due, now: datetime) -> tuple[str, datetime | None]:
         try:
             if needs_validation(step.country):
+                # the validation notice goes out with the account's first step; when it cannot be made
+                # (no postal address yet) the step still goes, and the notice is tried again next time
                 first = await self.letters.make(
                     step.account_id, VALIDATION, step_key=f"{VALIDATION}:{step.account_id}", now=now
                 )
                 if first.result != "sent":
-                    nxt = first.verdict.next_allowed_at if first.verdict else None
-                    return f"validation_{first.result}" if first.result != "blocked" else "blocked", nxt
+                    log.warning("account %s: no validation notice yet: %s", step.account_id, first.result)
             if step.channel == "letter":
                 made = await self.letters.make(step.account_id, step.template, step_key=step.key, now=now)
                 nxt = made.verdict.next_allowed_at if made.verdict else None

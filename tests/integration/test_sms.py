@@ -13,8 +13,9 @@ import itertools
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers_desk import campaign, seed
@@ -65,7 +66,10 @@ class Smsc:
 
     def _answer(self, ev: Any) -> None:
         dest = "+" + ev.destination_addr
-        self.submits.append({"to": dest, "coding": ev.data_coding, "text": bytes(ev.short_message)})
+        # a long text comes whole in the message_payload TLV (0x0424) with an empty short_message
+        payload = next((bytes(t.value) for t in ev.tlvs or [] if t.tag == 0x0424), b"")
+        text = bytes(ev.short_message) or payload
+        self.submits.append({"to": dest, "coding": ev.data_coding, "text": text})
         if dest == REFUSED:
             ev.reject(smpp34.ESME_RINVDSTADR)
             return
@@ -107,6 +111,15 @@ class Smsc:
         await self.esme.deliver_sm(
             "Dunline", text.encode(), source_addr=dest.lstrip("+"), esm_class=0x04, tlvs=extra
         )
+
+    async def reply_in_parts(self, number: str, parts: list[str]) -> None:
+        """One reply as a concatenated SMS: each part with the 8-bit reference UDH (esm_class 0x40)."""
+        ref = next(self._ids) % 256
+        for i, part in enumerate(parts, 1):
+            udh = bytes([0x05, 0x00, 0x03, ref, len(parts), i])
+            await self.esme.deliver_sm(
+                "Dunline", udh + part.encode(), source_addr=number.lstrip("+"), esm_class=0x40
+            )
 
     async def reply(self, number: str, text: str) -> None:
         coding = 8 if any(ord(c) > 127 for c in text) else 0
@@ -303,3 +316,98 @@ async def test_an_sms_campaign_texts_each_due_step_once(stack: Stack) -> None:
             await rt.pool.execute("UPDATE campaigns SET status = 'stopped' WHERE id = $1", second)
             assert len([s for s in smsc.submits if s["to"] == "+14155553011"]) == 1
             assert await rt.pool.fetchval("SELECT count(*) FROM sms_messages WHERE account_id = $1", ok) == 1
+
+
+PROMISER = "+14155553021"  # answers a text with a dated promise
+WRONG = "+14155553022"  # "wrong number"
+LONG = "+14155553023"  # a reply in two parts (concatenated SMS)
+
+
+async def test_the_step_runner_texts_due_steps_and_replies_change_the_account(stack: Stack) -> None:
+    """A text step due in any campaign is texted by the step runner (once); a dated promise in a reply
+    is tracked (ledger promise, outcome, the account planned again), "wrong number" marks the number,
+    a reply in two parts is read whole and a call-back request waits for a person."""
+    from types import SimpleNamespace
+
+    from dunline.channels.letters import LetterService
+    from dunline.channels.steps import StepRunner
+    from dunline.controller.planning import replan
+    from dunline.controller.texts import text_step
+
+    pool, _ = await open_database(stack.settings)
+    try:
+        now = stack.clock()
+        due = now - timedelta(minutes=5)
+        ids = {n: await seed(pool, f"STP-{n[-2:]}", n, "t_steps", "sms", due, template="reminder_sms")
+               for n in (PROMISER, WRONG, LONG)}  # fmt: skip
+        planned_before = await pool.fetchval("SELECT planned_at FROM account_plans WHERE account_id = $1",
+                                             ids[PROMISER])  # fmt: skip
+        replanned: list[list[int]] = []
+
+        async def again(accounts: list[int], at: Any = None) -> None:
+            replanned.append(accounts)
+            await replan(pool, accounts, at or now)
+
+        smsc = Smsc()
+        service = SmsService(pool, SmsSettings(port=smsc.port), lambda: now, on_reply=again)
+        rt: Any = SimpleNamespace(pool=pool, sms=service, settings=stack.settings)
+
+        async def text(account_id: int, template: str, at: Any) -> Any:
+            return await text_step(rt, account_id, template, at)
+
+        runner = StepRunner(pool, LetterService(pool, stack.settings), lambda: now, text=text, replan=again)
+        async with _link(smsc, service) as gateway:
+            await runner.run_once()
+            results = await pool.fetch(
+                "SELECT state, result FROM plan_steps WHERE account_id = ANY($1::bigint[])",
+                list(ids.values()),
+            )
+            assert [(r["state"], r["result"]) for r in results] == [("done", "sent")] * 3
+            await runner.run_once()  # done steps are not claimed again: one text each
+            assert sorted(s["to"] for s in smsc.submits) == sorted(ids)
+            from aiosmpplib.codec import GSM7BitCodec
+
+            body = GSM7BitCodec().decode(next(s for s in smsc.submits if s["to"] == PROMISER)["text"])[0]
+            assert "Desk STP-21" in body and "$640.00" in body and body.endswith("Reply STOP to opt out.")
+            template = await pool.fetchval(
+                "SELECT detail->>'template' FROM contact_ledger WHERE account_id = $1 AND channel = 'sms'"
+                " AND event = 'contact'",
+                ids[PROMISER],
+            )
+            assert template == "reminder_sms"  # the planner counts the template's use
+
+            await smsc.reply(PROMISER, "I will pay 150 on Friday")
+            await smsc.reply(WRONG, "wrong number, I don't know this person")
+            await smsc.reply_in_parts(LONG, ["Hello, I cannot talk now but ", "please call me back tomorrow"])
+            await eventually("three replies stored", lambda: _count(pool, "SELECT count(*) FROM sms_inbound"
+                             " WHERE number_e164 = ANY($1::text[])", list(ids), 3))  # fmt: skip
+            await gateway.drained()
+            promise = await pool.fetchval(
+                "SELECT detail->'promise' FROM contact_ledger WHERE account_id = $1 AND direction = 'inbound'"
+                " AND event = 'contact'",
+                ids[PROMISER],
+            )
+            assert promise is not None and promise["amount"] == "150.00"
+            promised = date.fromisoformat(promise["date"])
+            today_la = now.astimezone(ZoneInfo("America/Los_Angeles")).date()
+            assert promised.weekday() == 4 and today_la <= promised <= today_la + timedelta(days=7)
+            events = {r["event"] for r in await pool.fetch(
+                "SELECT event FROM contact_ledger WHERE account_id = $1", ids[PROMISER])}  # fmt: skip
+            assert "sms.promise_to_pay" in events
+            assert [ids[PROMISER]] in replanned
+            planned_after = await pool.fetchval(
+                "SELECT planned_at FROM account_plans WHERE account_id = $1", ids[PROMISER]
+            )
+            assert planned_after is not None and planned_after > planned_before
+            assert await pool.fetchval("SELECT wrong_number FROM phones WHERE number_e164 = $1", WRONG)
+            long = await pool.fetchrow(
+                "SELECT body, intent, needs_person FROM sms_inbound WHERE number_e164 = $1", LONG
+            )
+            assert long["body"] == "Hello, I cannot talk now but please call me back tomorrow"
+            assert long["needs_person"] and long["intent"] in ("callback_later", "request_agent")
+    finally:
+        await pool.close()
+
+
+async def _count(pool: Any, query: str, arg: Any, want: int) -> bool:
+    return int(await pool.fetchval(query, arg)) == want
