@@ -50,6 +50,7 @@ bench: setup   # about 55 minutes on 2 cores; results with the machine in bench/
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/sms.py
+	$(BIN)/python bench/letters.py
 
 down: $(STAMP)
 	$(BIN)/dunline asterisk down

@@ -17,6 +17,7 @@ the next step).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import Counter
@@ -142,7 +143,9 @@ class StepRunner:
         replan: Replan | None = None,
         node: str | None = None,
         batch: int = 20,
+        concurrency: int = 4,
     ) -> None:
+        self.concurrency = concurrency
         self.replan = replan  # a step done: the account is planned again, its next step shows
         self.pool = pool
         self.letters = letters
@@ -162,16 +165,23 @@ class StepRunner:
         async with self.pool.acquire() as conn:
             due = await claim(conn, self.channels, self.batch, node=self.node, now=now)
         done: Counter[str] = Counter()
-        for step in due:
-            result, retry_at = await self._one(step, now)
-            if retry_at is None and result not in ("sent", "plan_moved"):
-                wait = DATA_RETRY if "no_" in result else ERROR_RETRY[min(step.tries, len(ERROR_RETRY)) - 1]
-                retry_at = now + wait
-            state = await settle(self.pool, step.key, result, now, step.tries, retry_at)
-            if state == "done" and self.replan is not None:
-                await self.replan([step.account_id], now)
-            done[result] += 1
-            log.info("step %s: %s (%s)", step.key, result, state)
+        lanes = asyncio.Semaphore(self.concurrency)
+
+        async def one(step: Due) -> None:
+            async with lanes:
+                result, retry_at = await self._one(step, now)
+                if retry_at is None and result not in ("sent", "plan_moved"):
+                    wait = (
+                        DATA_RETRY if "no_" in result else ERROR_RETRY[min(step.tries, len(ERROR_RETRY)) - 1]
+                    )
+                    retry_at = now + wait
+                state = await settle(self.pool, step.key, result, now, step.tries, retry_at)
+                if state == "done" and self.replan is not None:
+                    await self.replan([step.account_id], now)
+                done[result] += 1
+                log.info("step %s: %s (%s)", step.key, result, state)
+
+        await asyncio.gather(*(one(step) for step in due))  # one account per step: no two lock each other
         self.results.update(done)
         return {"claimed": len(due), "results": dict(done)}
 
@@ -197,8 +207,6 @@ class StepRunner:
             return "error", None
 
     async def run(self, poll_s: float = 30.0) -> None:
-        import asyncio
-
         while True:
             await self.run_once()
             await asyncio.sleep(poll_s)

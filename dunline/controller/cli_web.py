@@ -111,7 +111,9 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
             )
             work.append(("campaigns", host.run()))
             if settings.steps.enabled:
-                work.append(("steps", step_runner(rt).run(settings.steps.poll_s)))
+                renderer = letter_renderer()
+                stack.callback(renderer.shutdown, cancel_futures=True)
+                work.append(("steps", step_runner(rt, renderer).run(settings.steps.poll_s)))
         else:
             pool, _where = await open_database(settings)
             stack.push_async_callback(close_pool, pool)
@@ -123,7 +125,17 @@ async def _serve(settings: Any, *, controller: bool = True) -> None:
                 tg.create_task(coro, name=name)
 
 
-def step_runner(rt: Any) -> Any:
+def letter_renderer() -> Any:
+    """Processes that make letters' PDFs (one per core, started by a fork server: the controller's
+    threads and sockets are not copied into them)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("forkserver"))
+
+
+def step_runner(rt: Any, renderer: Any = None) -> Any:
     """The plans' text and letter steps on this controller (texts only when the SMS link is up)."""
     from dunline.channels.letters import LetterService
     from dunline.channels.steps import StepRunner
@@ -135,7 +147,7 @@ def step_runner(rt: Any) -> Any:
 
     return StepRunner(
         rt.pool,
-        LetterService(rt.pool, rt.settings),
+        LetterService(rt.pool, rt.settings, renderer),
         rt.dialer.clock,
         text=text if rt.sms is not None else None,
         replan=lambda accounts, now: replan(rt.pool, accounts, now),
