@@ -17,11 +17,35 @@ fail() {
   echo "setup-jasmin: $*" >&2
   exit 1
 }
+ready() {
+  [ -f "$stamp" ] && [ -x "$venv/bin/jasmind.py" ] && [ -f "$share/resource/amqp0-9-1.xml" ] \
+    && [ -f "$share/jasmin.cfg" ]
+}
 
-# 1. Redis and RabbitMQ from Debian
+# 1. the Python for the virtualenv
+# Jasmin 0.11.0's pins (Twisted 23.10, cryptography 41, falcon 3.1) want Python 3.8 to 3.11
+python="${JASMIN_PYTHON:-}"
+if [ -z "$python" ] && ! ready; then
+  for candidate in python3.11 /usr/bin/python3.11 python3.10 python3.9 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+      python=$(command -v "$candidate")
+      break
+    fi
+  done
+fi
+if ! ready; then
+  [ -n "$python" ] || fail "no python3 found (set JASMIN_PYTHON to a Python 3.8-3.11)"
+  "$python" -c 'import sys; assert (3, 8) <= sys.version_info[:2] <= (3, 11)' 2>/dev/null \
+    || echo "setup-jasmin: warning: $python is not Python 3.8-3.11; Jasmin $version may not install" >&2
+fi
+
+# 2. Redis and RabbitMQ from Debian (and venv support for Debian's own Python)
 need=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
+if ! ready && [[ "$python" == /usr/bin/* ]] && ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  need+=(python3-venv)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || fail "please install as root: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -44,30 +68,15 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. Jasmin in its own virtualenv
-if [ -f "$stamp" ] && [ -x "$venv/bin/jasmind.py" ] && [ -f "$share/resource/amqp0-9-1.xml" ] \
-   && [ -f "$share/jasmin.cfg" ]; then
+# 3. Jasmin in its own virtualenv
+if ready; then
   echo "$venv"
   exit 0
 fi
 
-# Jasmin 0.11.0's pins (Twisted 23.10, cryptography 41, falcon 3.1) want Python 3.8 to 3.11
-python="${JASMIN_PYTHON:-}"
-if [ -z "$python" ]; then
-  for candidate in python3.11 /usr/bin/python3.11 python3.10 python3.9 python3; do
-    if command -v "$candidate" >/dev/null 2>&1; then
-      python=$(command -v "$candidate")
-      break
-    fi
-  done
-fi
-[ -n "$python" ] || fail "no python3 found (set JASMIN_PYTHON)"
-"$python" -c 'import sys; assert (3, 8) <= sys.version_info[:2] <= (3, 11), sys.version' 2>/dev/null \
-  || echo "setup-jasmin: warning: $python is not Python 3.8-3.11; Jasmin $version may not install" >&2
-
 mkdir -p "$cache"
 rm -rf "$venv"
-echo "setup-jasmin: creating $venv with $("$python" --version 2>&1)" >&2
+echo "setup-jasmin: creating $venv with $python" >&2
 "$python" -m venv "$venv" || fail "$python -m venv $venv failed (Debian: apt-get install python3-venv)"
 "$venv/bin/pip" install -q --disable-pip-version-check "jasmin==$version" >&2 \
   || fail "pip install jasmin==$version failed (see above)"
@@ -75,7 +84,7 @@ echo "setup-jasmin: creating $venv with $("$python" --version 2>&1)" >&2
   || fail "jasmin==$version installed but does not import"
 [ -x "$venv/bin/jasmind.py" ] || fail "jasmind.py missing from $venv/bin"
 
-# 3. the configuration template and the AMQP spec, from the sdist (the wheel has neither)
+# 4. the configuration template and the AMQP spec, from the sdist (the wheel has neither)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: \

@@ -158,6 +158,9 @@ class Debtor360:
     full_name: str
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     sessions: dict[Any, dict[str, Any]] = field(default_factory=dict)  # attempt -> its IVR session
+    texts: list[dict[str, Any]] = field(default_factory=list)  # texts sent, with their state
+    replies: list[dict[str, Any]] = field(default_factory=list)  # texts received
+    letters: list[dict[str, Any]] = field(default_factory=list)  # letters made, with their state
 
 
 async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> Debtor360 | None:
@@ -182,6 +185,17 @@ async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> 
             "SELECT attempt_id, detail FROM contact_ledger WHERE account_id = $1 AND event = 'ivr.session'",
             aid,
         )
+        texts = await conn.fetch(
+            "SELECT created_at, body, parts, state FROM sms_messages WHERE account_id = $1", aid
+        )
+        replies = await conn.fetch(
+            "SELECT received_at, number_e164, body, intent, needs_person, detail FROM sms_inbound"
+            " WHERE account_id = $1",
+            aid,
+        )
+        letters = await conn.fetch(
+            "SELECT created_at, template, pages, state, batch FROM letters WHERE account_id = $1", aid
+        )
         campaigns = await conn.fetch(
             "SELECT c.id, c.name, c.status, m.state, m.tries, m.last_result, m.next_try_at"
             " FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id WHERE m.account_id = $1"
@@ -202,4 +216,7 @@ async def debtor_360(pool: asyncpg.Pool, account_ref: str, *, now: datetime) -> 
         full_name=acc["full_name"],
         campaigns=[dict(r.items()) for r in campaigns],
         sessions={r["attempt_id"]: dict(r["detail"] or {}) for r in sessions},
+        texts=[dict(r.items()) for r in texts],
+        replies=[dict(r.items()) for r in replies],
+        letters=[dict(r.items()) for r in letters],
     )

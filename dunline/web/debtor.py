@@ -156,8 +156,48 @@ def timeline(d: Debtor360, *, unmasked: bool) -> list[dict[str, Any]]:
                 else [],
             }
         )
+    _texts_and_letters(d, items, unmasked=unmasked)
     items.sort(key=lambda i: i["at"], reverse=True)
     return items
+
+
+def _texts_and_letters(d: Debtor360, items: list[dict[str, Any]], *, unmasked: bool) -> None:
+    """A text's or a letter's verdict shows what was sent and where it stands (the verdict and the
+    outbox row share their time: one transaction); every reply is an item of its own. A text's words
+    name the debtor: shown only unmasked, else the number of parts."""
+    texts = {t["created_at"]: t for t in d.texts}
+    letters = {x["created_at"]: x for x in d.letters}
+    for item in items:
+        if not item["allowed"]:
+            continue
+        if item["channel"] == "sms" and item["at"] in texts:
+            t = texts[item["at"]]
+            item["result"] = t["state"]
+            words = t["body"] if unmasked else f"a text in {t['parts']} part(s)"
+            item["heard"] = [{"text": words, "intent": "sent"}]
+        elif item["channel"] == "letter" and item["at"] in letters:
+            x = letters[item["at"]]
+            item["result"] = x["state"] + (f" (batch {x['batch']})" if x["batch"] else "")
+            item["played"] = [f"{x['template']}, {x['pages']} page(s)"]
+    for r in d.replies:
+        detail = r.get("detail") or {}
+        number = r["number_e164"]
+        items.append(
+            {
+                "at": r["received_at"],
+                "channel": "sms reply",
+                "number": number if unmasked else mask_number(number),
+                "inbound": True,
+                "allowed": True,
+                "rules": [],
+                "reasons": [],
+                "next_allowed_at": None,
+                "result": "waiting for a person" if r["needs_person"] else (detail.get("outcome") or "read"),
+                "outcomes": [],
+                "played": [],
+                "heard": [{"text": r["body"] if unmasked else "(a reply)", "intent": r["intent"]}],
+            }
+        )
 
 
 def repayment_svg(payments: Sequence[Mapping[str, Any]], balance: Decimal, currency: str) -> str:

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,7 +425,8 @@ async def test_a_text_its_receipt_and_a_stop_reply_through_jasmin(stack: Stack, 
         )
         # the id Dunline keys receipts on is Jasmin's (from its submit_sm_resp), not the upstream's
         jasmin_id = row["smsc_id"]
-        assert jasmin_id and not jasmin_id.startswith(smsc.prefix), jasmin_id
+        assert jasmin_id and not jasmin_id.upper().startswith(smsc.prefix.upper()), jasmin_id
+        uuid.UUID(jasmin_id)  # Jasmin's ids are UUIDs
         receipts = await pool.fetch(
             "SELECT smsc_id, state FROM sms_receipts WHERE message_id = $1", sent.message_id
         )

@@ -52,6 +52,29 @@ async def test_the_reply_queue_lists_what_needs_a_person_and_done_is_audited(con
     assert r.status == 404  # handled once
 
 
+async def test_replies_and_texts_are_on_the_debtor_timeline(console: Console) -> None:
+    aid = await console.pool.fetchval("SELECT id FROM accounts WHERE account_ref = 'ACC-1001'")
+    at = console.clock.now
+    await console.pool.execute(
+        "INSERT INTO verdicts (account_id, at, channel, number_e164, kind, allowed) VALUES ($1, $2, 'sms',"
+        " '+14155550101', 'agent', true)",
+        aid,
+        at,
+    )
+    await console.pool.execute(
+        "INSERT INTO sms_messages (id, account_id, number_e164, body, alphabet, parts, state, created_at)"
+        " VALUES (gen_random_uuid(), $1, '+14155550101', 'Hi Sam, your balance is due', 'gsm7', 1,"
+        " 'delivered', $2)",
+        aid,
+        at,
+    )
+    await _reply(console, "I will pay 200 on Friday", "promise_to_pay", False)
+    await console.login("agent")
+    page = await (await console.client.get("/accounts/ACC-1001")).text()
+    assert "sms reply" in page and "promise_to_pay" in page and "delivered" in page
+    assert "Hi Sam" not in page and "a text in 1 part(s)" in page  # masked view: no words
+
+
 async def test_the_evidence_button_downloads_a_valid_bag(console: Console, tmp_path: Path) -> None:
     await console.login("compliance")
     page = await (await console.client.get("/accounts/ACC-1001")).text()
