@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 	bash scripts/setup-system.sh
+	bash scripts/setup-jasmin.sh >/dev/null  # Redis, RabbitMQ and Jasmin 0.11.0 (own venv): the SMS gateway test
 	bash scripts/provision-asterisk.sh >/dev/null
 	$(BIN)/dunline models install >/dev/null
 

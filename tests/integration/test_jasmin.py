@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from helpers_wait import eventually
+from pydantic import SecretStr
 
 from dunline.channels.smpp import SmppGateway, SmsLinkError
 from dunline.channels.sms import SmsService
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 JASMIN_VENV = Path(os.environ.get("DUNLINE_CACHE") or Path.home() / ".cache" / "dunline") / "jasmin-venv"
 JASMIND = JASMIN_VENV / "bin" / "jasmind.py"
 JASMIN_SHARE = JASMIN_VENV / "share" / "jasmin"  # the sdist's misc/config, copied by setup-jasmin.sh
-RABBITMQ = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # the script itself, not Debian's su wrapper
+RABBITMQ = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # the server script itself, not /usr/sbin's wrapper
 SETUP = "run scripts/setup-jasmin.sh (as root)"
 
 
@@ -384,15 +385,16 @@ async def _configure(port: int, upstream: int) -> None:
 async def test_a_text_its_receipt_and_a_stop_reply_through_jasmin(stack: Stack, jasmin: Jasmin) -> None:
     pool, _ = await open_database(stack.settings)
     smsc = Smsc()  # the operator's SMSC, upstream of Jasmin
-    await smsc.server.start()
-    runner = asyncio.create_task(smsc.run())
+    runner: asyncio.Task[None] | None = None
     settings = SmsSettings(
-        port=jasmin.ports["smpp"], system_id=SMPP_USER, password=SMPP_PASSWORD, source="Dunline"
+        port=jasmin.ports["smpp"], system_id=SMPP_USER, password=SecretStr(SMPP_PASSWORD), source="Dunline"
     )
     service = SmsService(pool, settings, stack.clock)
     gateway: SmppGateway | None = None
     t0 = time.monotonic()
     try:
+        await smsc.server.start()
+        runner = asyncio.create_task(smsc.run())
         account = await _account(pool, "JAS-1", NUMBER, "US", True)
         await _configure(jasmin.ports["jcli"], smsc.port)
         # the connector's bind to the upstream: Jasmin retries by itself, so look at the simulator
@@ -449,10 +451,12 @@ async def test_a_text_its_receipt_and_a_stop_reply_through_jasmin(stack: Stack, 
     finally:
         if gateway is not None:
             await gateway.close()
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await runner
-        await smsc.server.stop()
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runner
+        with contextlib.suppress(Exception):
+            await smsc.server.stop()
         await pool.close()
 
 
