@@ -178,6 +178,9 @@ class DialerSettings(_Frozen):
         return value
 
 
+NOT_NEUTRAL = ("debt", "collect", "recover", "催收", "欠款", "债", "逾期", "还款", "追讨")
+
+
 class IvrSettings(_Frozen):
     company_name: str = "Dunline Recovery Services"
     voicemail_name: str = Field(
@@ -187,15 +190,37 @@ class IvrSettings(_Frozen):
             " message) and in voicemail messages: it must not say it collects debts"
         ),
     )
+    company_name_zh: str = Field(
+        default="敦线资产管理", min_length=2, description="the company in Mandarin prompts"
+    )
+    voicemail_name_zh: str = Field(
+        default="敦线服务中心",
+        min_length=2,
+        description="voicemail_name in Mandarin prompts: it must not say it collects debts",
+    )
     callback_number: str = "+14155550100"
     digit_timeout_s: float = Field(default=6.0, gt=0, le=60)
     max_retries: int = Field(default=2, ge=0, le=5)
     voice: Literal["piper", "espeak"] = "piper"
+    voice_zh: Literal["kokoro", "espeak"] = Field(
+        default="kokoro", description="Mandarin prompts: Kokoro-82M (natural) or espeak-ng (robotic)"
+    )
     flow: Literal["auto", "collect_dtmf", "collect_speech"] = Field(
         default="auto", description="auto: collect_speech when speech.enabled, else collect_dtmf"
     )
 
     _v_cb = field_validator("callback_number")(_check_e164)
+
+    @field_validator("voicemail_name", "voicemail_name_zh")
+    @classmethod
+    def _neutral(cls, value: str) -> str:
+        """Said before the right party is verified and on answering machines: no word of a debt
+        (Reg F 1006.2(j), FDCPA 805(b))."""
+        low = value.casefold()
+        found = [w for w in NOT_NEUTRAL if w in low]
+        if found:
+            raise ValueError(f"must not say it collects debts (found {', '.join(found)})")
+        return value
 
 
 class SpeechSettings(_Frozen):

@@ -147,7 +147,7 @@ class Controller:
     async def __aenter__(self) -> Runtime:
         s = self.settings
         try:
-            renderer = Renderer(cache_dir() / "tts", voice=s.ivr.voice)
+            renderer = Renderer(cache_dir() / "tts", voice=s.ivr.voice, voice_zh=s.ivr.voice_zh)
             if self.start_asterisk:
                 pbx, _car, _took = await asterisk.up(s, renderer=renderer)
             else:

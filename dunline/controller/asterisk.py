@@ -392,7 +392,7 @@ async def up(
 ) -> tuple[Instance, Instance, dict[str, float]]:
     binary = await asyncio.to_thread(provision, settings)
     pbx, car = instances(settings, binary)
-    rend = renderer or Renderer(cache_dir() / "tts", voice=settings.ivr.voice)
+    rend = renderer or Renderer(cache_dir() / "tts", voice=settings.ivr.voice, voice_zh=settings.ivr.voice_zh)
     if running_pid(pbx) is None:
         render_pbx(settings, pbx)
     if running_pid(car) is None:

