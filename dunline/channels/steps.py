@@ -8,9 +8,10 @@ impossible whatever restarts: a text's and a letter's outbox rows are unique by 
 `running` row older than `STALE` (its controller died) is claimed again and finds its outbox row.
 
 Results and retries: `sent` -> done (the account is planned again at once, so its next step shows);
-`blocked` -> waiting until the gate's next allowed time; `no_text` / `no_address` / `no_number`
-(data the account lacks) -> waiting a day, then given up after `MAX_TRIES`; `plan_moved` -> done
-(the plan changed under it); an error -> waiting with backoff. US accounts get their validation
+`blocked` -> waiting until the gate's next allowed time; `spaced` (the account had a text in the last
+20 hours: the ladder may have several due at once) -> waiting until a day has passed; `no_text` /
+`no_address` / `no_number` (data the account lacks) -> waiting a day, then given up after
+`MAX_TRIES`; `plan_moved` -> done (the plan changed under it); an error -> waiting with backoff. US accounts get their validation
 notice (Reg F) with their first step (made first; when it cannot be made yet, it is tried again with
 the next step).
 """
@@ -33,6 +34,7 @@ from dunline.channels.letters import VALIDATION, LetterService, needs_validation
 log = logging.getLogger("dunline.steps")
 STALE = timedelta(minutes=10)
 MAX_TRIES = 5
+TEXT_SPACING = timedelta(hours=20)  # one text a day at most to an account, whatever the ladder has due
 DATA_RETRY = timedelta(days=1)
 ERROR_RETRY = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=8))
 
@@ -200,6 +202,11 @@ class StepRunner:
                 nxt = made.verdict.next_allowed_at if made.verdict else None
                 return made.result, nxt
             assert self.text is not None
+            last = await self.pool.fetchval(
+                "SELECT max(created_at) FROM sms_messages WHERE account_id = $1", step.account_id
+            )
+            if last is not None and now - last < TEXT_SPACING:
+                return "spaced", last + TEXT_SPACING
             texted = await self.text(step.account_id, step.template, now)
             return texted.result, texted.next_allowed_at
         except Exception:

@@ -242,23 +242,28 @@ def render_carrier(settings: Settings, inst: Instance) -> None:
     _write_all(inst, files)
 
 
-def render_audio(inst: Instance, renderer: Renderer, items: Mapping[str, tuple[str, str]]) -> None:
-    """Render named prompts {name: (lang, text)} into the instance's sounds directory."""
+def render_audio(
+    inst: Instance, renderer: Renderer, items: Mapping[str, tuple[str, str] | tuple[str, str, str | None]]
+) -> None:
+    """Render named prompts {name: (lang, text[, Mandarin speaker])} into the instance's sounds folder."""
     sounds = inst.host / "sounds"
-    for name, (lang, text) in items.items():
+    for name, item in items.items():
+        lang, text = item[0], item[1]
+        speaker = item[2] if len(item) > 2 else None
         target = sounds / f"{name}.wav"
-        src = renderer.render(text, "zh" if lang == "zh" else "en")
+        src = renderer.render(text, "zh" if lang == "zh" else "en", speaker=speaker)
         if not target.exists() or target.stat().st_mtime < src.stat().st_mtime:
             tmp = target.with_suffix(".tmp")
             tmp.write_bytes(src.read_bytes())
             tmp.replace(target)
 
 
-def carrier_audio() -> dict[str, tuple[str, str]]:
+def carrier_audio() -> dict[str, tuple[str, str, str | None]]:
+    """The simulated debtors' lines: {name: (lang, text, Mandarin voice or None)}."""
     import yaml
 
     data = yaml.safe_load((CARRIER_DIR / "audio.yaml").read_text("utf-8")) or {}
-    return {name: (v["lang"], v["text"]) for name, v in data.items()}
+    return {name: (v["lang"], v["text"], v.get("voice")) for name, v in data.items()}
 
 
 def running_pid(inst: Instance) -> int | None:

@@ -91,9 +91,17 @@ async def replan(pool: asyncpg.Pool, account_ids: list[int], now: datetime) -> N
     """Plan these accounts again now (after a step was carried out, a reply came): their next step moves
     on. An account that no longer plans keeps no plan, as in `plan_stored`."""
     async with pool.acquire() as conn:
-        docs = await store.load_documents(conn, account_ids, since=now - HISTORY_SPAN)
+        open_ids = {
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM accounts WHERE id = ANY($1::bigint[]) AND balance > 0", list(account_ids)
+            )
+        }
+        docs = await store.load_documents(
+            conn, [a for a in account_ids if a in open_ids], since=now - HISTORY_SPAN
+        )
     done: list[tuple[int, dict[str, Any]]] = []
-    failed: list[int] = []
+    failed = [a for a in account_ids if a not in open_ids]  # paid off: no plan, as in plan_stored
     for doc in docs:
         try:
             done.append((doc.account_id, plan_one(doc, now).as_json()))

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dunline.ivr.kokoro import PROMPT_VOICE
+from dunline.ivr.kokoro import RENDER as KOKORO_RENDER
 
 Lang = Literal["en", "zh"]
 RATE = 8000
@@ -60,6 +61,8 @@ class Renderer:
 
     def key(self, text: str, lang: Lang, speaker: str | None = None) -> str:
         engine = self.engine(lang, speaker)
+        if engine.startswith("kokoro-"):
+            engine += f"-r{KOKORO_RENDER}"  # a change to how Kokoro audio is made invalidates the cache
         return hashlib.sha256(f"{engine}\0{lang}\0{text}".encode()).hexdigest()[:24]
 
     def path_for(self, text: str, lang: Lang, speaker: str | None = None) -> Path:

@@ -364,7 +364,7 @@ async def test_the_step_runner_texts_due_steps_and_replies_change_the_account(st
             )
             assert [(r["state"], r["result"]) for r in results] == [("done", "sent")] * 3
             await runner.run_once()  # done steps are not claimed again: one text each
-            assert sorted(s["to"] for s in smsc.submits) == sorted(ids)
+            assert sorted(s["to"] for s in smsc.submits if s["to"] in ids) == sorted(ids)
             from aiosmpplib.codec import GSM7BitCodec
 
             body = GSM7BitCodec().decode(next(s for s in smsc.submits if s["to"] == PROMISER)["text"])[0]
