@@ -11,9 +11,9 @@ Results and retries: `sent` -> done (the account is planned again at once, so it
 `blocked` -> waiting until the gate's next allowed time; `spaced` (the account had a text in the last
 20 hours: the ladder may have several due at once) -> waiting until a day has passed; `no_text` /
 `no_address` / `no_number` (data the account lacks) -> waiting a day, then given up after
-`MAX_TRIES`; `plan_moved` -> done (the plan changed under it); an error -> waiting with backoff. US accounts get their validation
-notice (Reg F) with their first step (made first; when it cannot be made yet, it is tried again with
-the next step).
+`MAX_TRIES`; `plan_moved` -> done (the plan changed under it); an error -> waiting with backoff.
+US accounts get their validation notice (Reg F) with their first step (made first; when it cannot be
+made yet, it is tried again with the next step).
 """
 
 from __future__ import annotations
