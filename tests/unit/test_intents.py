@@ -486,3 +486,21 @@ def test_slots_of_round_six() -> None:
     assert slots("I can do $1.00 on Friday") == {"date": "2026-12-04", "amount": "100.00", "time": None}
     # a callback "tonight" is today
     assert slots("call me back at 845 tonight") == {"date": "2026-12-01", "amount": None, "time": "20:45"}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("今天天气怎么样", "unknown"),  # a question back names a day: no offer
+        ("明天是几号来着？", "unknown"),
+        ("周五还五百行吗", "promise_to_pay"),  # an offer put as a question is an offer
+        ("我不认识李明", "wrong_number"),
+        ("我是他老婆，他不在家", "wrong_number"),
+        ("可以分三个月还吗", "payment_plan"),
+        ("收到律师函了", "unknown"),  # a lawyer's letter received is no lawyer retained
+        ("你去找我的律师", "attorney"),
+    ],
+)
+def test_mandarin_answers_the_issue_named(text: str, intent: str) -> None:
+    sh = ZoneInfo("Asia/Shanghai")
+    assert classify(text, "zh", datetime(2026, 12, 8, 10, 0, tzinfo=sh), sh).intent == intent

@@ -299,6 +299,20 @@ def _has(
     return False
 
 
+_ZH_QUESTION_WORDS = re.compile(r"怎么样|怎么|为什么|什么|哪个|哪里|哪儿|哪家|谁|几点|多少钱")
+_ZH_QUESTION_END = re.compile(r"[吗呢么][?？。!！]*$|[?？]$")
+_ZH_OFFER_ASKED = re.compile(r"(行|可以|好|成)(吗|么|不)[?？。]*$|(行不行|可不可以|好不好|能不能)[?？。]*$")
+
+
+def asks_back(text: str) -> bool:
+    """A Mandarin answer that asks the caller something ("今天天气怎么样", "利息是多少钱？"), not an offer
+    put as a question ("周五还五百行吗")."""
+    t = text.strip()
+    if _ZH_OFFER_ASKED.search(t):
+        return False
+    return bool(_ZH_QUESTION_WORDS.search(t) or _ZH_QUESTION_END.search(t))
+
+
 def _offer_by_slots(
     text: str,
     winner: str | None,
@@ -318,6 +332,8 @@ def _offer_by_slots(
         return None
     if winner == "affirm" and _has(toks, lex.confirms, lex):
         return None
+    if lex.lang == "zh" and asks_back(text):
+        return None  # "今天天气怎么样": a question back names a day but offers nothing
     slots = _slots(text, lex.intents["promise_to_pay"], lex.lang, now, tz)
     today = local_today(now, tz)
     if slots.date is not None and slots.date < today:
