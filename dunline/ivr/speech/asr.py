@@ -115,12 +115,34 @@ def is_silence(audio: npt.NDArray[np.float32]) -> bool:
     return frames.size == 0 or float(np.sqrt((frames**2).mean(axis=1)).max()) < SILENCE_RMS
 
 
+# One- and two-syllable Mandarin answers Whisper base decodes with a low log-probability although it
+# heard them right (是的 at -1.2 through a mu-law line): accepted down to SHORT_ZH_LOGPROB when the
+# model is sure there was speech. Whisper's silence hallucinations are longer (字幕, 谢谢观看 ...).
+SHORT_ZH = frozenset(
+    {"是", "是的", "是我", "对", "对的", "不是", "不对", "好", "好的", "行", "嗯", "可以", "没错", "不行"}
+)
+SHORT_ZH_LOGPROB = -1.7
+SHORT_ZH_NO_SPEECH = 0.3
+
+
 def verdict(
-    no_speech_prob: float, avg_logprob: float, compression_ratio: float, text: str, prompt: str | None = None
+    no_speech_prob: float,
+    avg_logprob: float,
+    compression_ratio: float,
+    text: str,
+    prompt: str | None = None,
+    lang: str = "en",
 ) -> str | None:
     """The rejection reason for a decode, or None to accept it (pure; see the module docstring)."""
     if not _norm(text):
         return "empty"
+    if (
+        lang == "zh"
+        and _norm(text) in SHORT_ZH
+        and no_speech_prob < SHORT_ZH_NO_SPEECH
+        and avg_logprob >= SHORT_ZH_LOGPROB
+    ):
+        return None
     if no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
         return "no_speech"
     if prompt and no_speech_prob > ECHO_NO_SPEECH_PROB and _norm(text) in _norm(prompt):
@@ -269,7 +291,12 @@ class Recogniser:
             return AsrResult("", lang, asr_ms, audio_ms, nan, nan, nan, rejected="timeout")
         asr_ms = (time.perf_counter() - started) * 1000
         reason = verdict(
-            decoded.no_speech_prob, decoded.avg_logprob, decoded.compression_ratio, decoded.text, text_prompt
+            decoded.no_speech_prob,
+            decoded.avg_logprob,
+            decoded.compression_ratio,
+            decoded.text,
+            text_prompt,
+            lang,
         )
         log.info(
             "call %s: asr lang=%s audio=%.0fms asr=%.0fms decode=%.0fms no_speech=%.2f logprob=%.2f "
