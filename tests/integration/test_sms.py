@@ -42,6 +42,7 @@ REFUSED = "+14155553004"  # submit_sm refused (invalid destination)
 NO_CONSENT = "+14155553005"  # a mobile without consent: the gate blocks before anything is written
 THROTTLED = "+14155553006"  # the SMSC says ESME_RTHROTTLED the first time, then takes it
 CHINESE = "+8613800138123"  # UCS-2; the debtor answers 退订
+EXPIRING = "+14155553007"  # the SMSC gives up: receipt EXPIRED
 
 
 class Smsc:
@@ -84,7 +85,11 @@ class Smsc:
 
     async def _receipts(self, dest: str, mid: str) -> None:
         await asyncio.sleep(0.2)
-        if dest == UNDELIVERED:
+        if dest == EXPIRING:
+            await self.receipt(
+                dest, f"id:{mid} sub:001 dlvrd:000 stat:EXPIRED err:000 text:x", state=3, mid=mid
+            )
+        elif dest == UNDELIVERED:
             await self.receipt(dest, f"id:{mid} sub:001 dlvrd:000 stat:UNDELIV err:001 text:x", tlvs=False)
         elif dest == SLOW:
             await self.receipt(
@@ -177,7 +182,9 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
     try:
         accounts = {
             n: await _account(pool, f"SMS-{i}", n, "CN" if n == CHINESE else "US", n != NO_CONSENT)
-            for i, n in enumerate((DELIVERED, UNDELIVERED, SLOW, REFUSED, NO_CONSENT, CHINESE, THROTTLED))
+            for i, n in enumerate(
+                (DELIVERED, UNDELIVERED, SLOW, REFUSED, NO_CONSENT, CHINESE, THROTTLED, EXPIRING)
+            )
         }
         smsc = Smsc()
         # 17:00 in California is 09:00 the next day in Shanghai: inside both windows
@@ -195,7 +202,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
             )
 
             sent = {}
-            for n in (DELIVERED, UNDELIVERED, SLOW, REFUSED, THROTTLED):
+            for n in (DELIVERED, UNDELIVERED, SLOW, REFUSED, THROTTLED, EXPIRING):
                 sent[n] = await service.send(
                     accounts[n], n, "Your payment of $320 is due.", step_key=f"s-{n}"
                 )
@@ -222,6 +229,7 @@ async def test_texts_receipts_and_replies_through_smpp(stack: Stack) -> None:
                 SLOW: "delivered",
                 REFUSED: "failed",
                 CHINESE: "delivered",
+                EXPIRING: "expired",
             }
             await eventually("every message final", lambda: _equal(states, want))
             assert len([s for s in smsc.submits if s["to"] == DELIVERED]) == 1
