@@ -200,6 +200,7 @@ class Dialer:
         is an `agent` call unless told otherwise. `template`: the plan step's script template,
         stored on the attempt and shown on the agent's screen."""
         call_kind: Kind = kind or ("agent" if target.mode == "agent" else self.kind)
+        caller_id = self.caller_id_for(target)  # once: the number the gate judges is the one shown
         cleared = await clearance.clear(
             self.pool,
             account_id=target.account_id,
@@ -207,7 +208,7 @@ class Dialer:
             number=target.number,
             campaign_id=campaign_id,
             kind=call_kind,
-            caller_id=self.caller_id_for(target),
+            caller_id=caller_id,
             at=self.clock(),
             template=template,
             asked_at=target.asked_at,
@@ -234,7 +235,9 @@ class Dialer:
             agent=target.agent,
         )
         try:
-            state = await self._follow(attempt, target, _voicemail(cleared.verdict.profiles, target))
+            state = await self._follow(
+                attempt, target, caller_id, _voicemail(cleared.verdict.profiles, target)
+            )
         finally:
             self._queues.pop(aid, None)
             self._contexts.pop(aid, None)
@@ -264,11 +267,12 @@ class Dialer:
         log.info("attempt %s: %s -> %s", attempt, state, target)
         return target
 
-    async def _follow(self, attempt: uuid.UUID, target: DialTarget, voicemail: str = NO_VOICEMAIL) -> str:
+    async def _follow(
+        self, attempt: uuid.UUID, target: DialTarget, caller_id: str, voicemail: str = NO_VOICEMAIL
+    ) -> str:
         aid = str(attempt)
         queue = self._queues[aid]
         trunk = self.settings.trunk
-        caller_id = self.caller_id_for(target)
         ring_ms = self.settings.dialer.ring_timeout_s * 1000
         state = await self._move(
             attempt, "created", "dialing", {"trunk": trunk.name, "caller_id": caller_id}, channel_id=aid
