@@ -200,8 +200,13 @@ def test_priority_documented_in_yaml_matches_module() -> None:
     from dunline.ivr.speech import intents
 
     order = load("en").priority
-    assert order == load("zh").priority
     assert " > ".join(order) in " ".join((intents.__doc__ or "").split())
+    zh = list(order)  # Mandarin's two moves, as the docstring says
+    zh.remove("refuse")
+    zh.insert(zh.index("wrong_number") + 1, "refuse")
+    zh.remove("payment_plan")
+    zh.insert(zh.index("hardship"), "payment_plan")
+    assert tuple(zh) == tuple(load("zh").priority)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,9 @@ How it decides, in order (all data in `dunline/config/defaults/intents.<lang>.ya
    attorney > cease > dispute > wrong_number > already_paid > hardship > payment_plan > promise_to_pay
    > callback_later > inconvenient_time > request_agent > refuse > deny > affirm.
    Legal flags first (they restrict what may happen next), then what was done, then what will be done.
+   Mandarin moves two: refuse comes right after wrong_number (a refusal holds the words of paying,
+   "这钱我不打算还了"), and payment_plan before hardship (a plan asked for with its reason, "拿不出来，
+   能不能分期", is the plan).
 6. Repair: a bare yes or no in an answer that ends by asking for the question again ("hold on...
    okay, what?", `repair` in the lexicon) is no answer: `unknown` ("en:unknown:repair").
 7. Slots as a last resort: when nothing but "yes" matched and the answer holds an amount or a coming
