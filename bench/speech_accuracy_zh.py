@@ -10,7 +10,8 @@ by Whisper base (int8, language zh) and classified (the telephone band). Reporte
 accuracy, date and amount accuracy where the set gives them, the confusions, and every miss with its
 transcript. Mandarin has no second opinion yet: the lexicon decides. Prints JSON and records it with
 the machine (`make bench`: the three sets into speech_accuracy_zh.json; each fresh set's one
-measurement is kept apart, speech_accuracy_zh_fresh1-2.json and _fresh3.json). About 3 minutes per 150 answers on 2 cores with audio.
+measurement is kept apart, speech_accuracy_zh_fresh1-2.json and _fresh3.json). About 3 minutes per
+150 answers on 2 cores with audio.
 """
 
 from __future__ import annotations
