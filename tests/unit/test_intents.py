@@ -517,7 +517,7 @@ def test_mandarin_answers_the_issue_named(text: str, intent: str) -> None:
         # written by new authors, measured once (bench/results/speech_accuracy_zh*.json), then:
         ("heldout1_zh.tsv", 0.95),  # studied in the first Mandarin round (0.793 fresh -> 0.96)
         ("heldout2_zh.tsv", 0.95),  # studied in the first Mandarin round (0.78 fresh -> 0.953)
-        ("heldout3_zh.tsv", 0.87),  # fresh after that round: 0.88, never tuned on
+        ("heldout3_zh.tsv", 0.94),  # fresh after that round: 0.88; studied in the second (0.953)
     ],
 )
 def test_mandarin_sets_do_not_regress(name: str, floor: float) -> None:

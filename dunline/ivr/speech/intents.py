@@ -307,6 +307,18 @@ _ZH_QUESTION_END = re.compile(r"[吗呢么][?？。!！]*$|[?？]$")
 _ZH_OFFER_ASKED = re.compile(r"(行|可以|好|成)(吗|么|不)[?？。]*$|(行不行|可不可以|好不好|能不能)[?？。]*$")
 
 
+_ZH_DAY_CHARS = set("今明后昨天周星期礼拜一二三四五六七八九十日号月底初下这本个点半上午中晚早再过两")
+_ZH_PARTICLES = set("吧啊呢了的就好行嗯可以呀哦那么吗到前之")
+
+
+def _says_more_than_a_day(text: str) -> bool:
+    """A Mandarin answer whose words, apart from the day and the particles, say something else."""
+    rest = [
+        c for c in text if "\u4e00" <= c <= "\u9fff" and c not in _ZH_DAY_CHARS and c not in _ZH_PARTICLES
+    ]
+    return len(rest) > 2
+
+
 def asks_back(text: str) -> bool:
     """A Mandarin answer that asks the caller something ("今天天气怎么样", "利息是多少钱？"), not an offer
     put as a question ("周五还五百行吗")."""
@@ -345,6 +357,8 @@ def _offer_by_slots(
         return None
     if slots.amount is None and slots.date is None:
         return None
+    if lex.lang == "zh" and slots.amount is None and _says_more_than_a_day(text):
+        return None  # "今天天气真冷啊": a day named in passing; "周五吧", "月底" are answers
     what = ",".join(k for k in ("amount", "date") if getattr(slots, k) is not None)
     return IntentResult("promise_to_pay", PROMISE_BY_SLOTS, slots, f"{lex.lang}:promise_to_pay:slots({what})")
 
