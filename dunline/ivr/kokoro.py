@@ -32,7 +32,7 @@ VOICES = ("zm_yunxi", "zf_xiaobei", "zf_xiaoxiao", "zm_yunjian")
 PROMPT_VOICE = "zm_yunxi"  # what Dunline says; the debtors of the tests speak with the others
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 GAP_S = 0.25
-RENDER = 2  # bumped when the audio made from the same text changes (cached prompts are made again)
+RENDER = 3  # bumped when the audio made from the same text changes (cached prompts are made again)
 MAX_TOKENS = 510
 _SENTENCE = re.compile(r"(?<=[。！？；!?;])")
 
@@ -114,7 +114,7 @@ class Kokoro:
         return (out * (0.89 / peak)).astype(np.float32)  # -1 dBFS: the raw peak clips
 
 
-def trim(audio: np.ndarray[Any, Any], floor: float = 0.02, margin_s: float = 0.03) -> np.ndarray[Any, Any]:
+def trim(audio: np.ndarray[Any, Any], floor: float = 0.01, margin_s: float = 0.12) -> np.ndarray[Any, Any]:
     """A sentence without the silence the model leaves around it (up to a second at the end: a prompt
     whose pauses are that long is answered before its question, by people and by the simulator)."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
