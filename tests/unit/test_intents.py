@@ -518,6 +518,7 @@ def test_mandarin_answers_the_issue_named(text: str, intent: str) -> None:
         ("heldout1_zh.tsv", 0.95),  # studied in the first Mandarin round (0.793 fresh -> 0.96)
         ("heldout2_zh.tsv", 0.95),  # studied in the first Mandarin round (0.78 fresh -> 0.953)
         ("heldout3_zh.tsv", 0.94),  # fresh after that round: 0.88; studied in the second (0.953)
+        ("heldout4_zh.tsv", 0.87),  # fresh after the second round: 0.887, never tuned on
     ],
 )
 def test_mandarin_sets_do_not_regress(name: str, floor: float) -> None:
