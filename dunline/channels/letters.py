@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import hashlib
 import logging
 import os
@@ -183,7 +184,7 @@ class LetterService:
             log.warning("account %s: letter %s cannot be made: %s", acc.account_ref, template, exc)
             return Made("no_text", why=str(exc))
         lid = uuid.uuid4()
-        letter = Letter(**{**letter.__dict__, "letter_no": str(lid)[:8].upper()})
+        letter = dataclasses.replace(letter, letter_no=str(lid)[:8].upper())
         html = layout.render_html(letter)
         pdf = await asyncio.get_running_loop().run_in_executor(self.renderer, layout.write_pdf, html)
         async with self.pool.acquire() as conn, conn.transaction():

@@ -62,17 +62,10 @@ async def plan_stored(pool: asyncpg.Pool, now: datetime, *, save: bool = True, b
     for start in range(0, len(ids), batch):
         async with pool.acquire() as conn:
             docs = await store.load_documents(conn, ids[start : start + batch], since=now - HISTORY_SPAN)
-        done: list[tuple[int, dict[str, Any]]] = []
-        failed: list[int] = []
-        for doc in docs:
-            run.accounts += 1
-            try:
-                result = plan_one(doc, now).as_json()
-            except (ProfileError, HistoryError) as exc:
-                run.invalid.append({"account": doc.account_ref, "error": str(exc)})
-                failed.append(doc.account_id)
-                continue
-            done.append((doc.account_id, result))
+        done, failed, invalid = _plan_docs(docs, now)
+        run.accounts += len(docs)
+        run.invalid += invalid
+        for _aid, result in done:
             run.planned += 1
             run.by_tier[result["tier"]] += 1
             run.by_stage[result["stage"]] += 1
@@ -80,9 +73,7 @@ async def plan_stored(pool: asyncpg.Pool, now: datetime, *, save: bool = True, b
             for s in due[:1]:
                 run.due_now[s["channel"]] += 1
         if save:
-            async with pool.acquire() as conn, conn.transaction():
-                await store.store_plans(conn, done, now)
-                await store.drop_plans(conn, failed)
+            await _save(pool, done, failed, now)
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -100,13 +91,31 @@ async def replan(pool: asyncpg.Pool, account_ids: list[int], now: datetime) -> N
         docs = await store.load_documents(
             conn, [a for a in account_ids if a in open_ids], since=now - HISTORY_SPAN
         )
+    done, failed, _invalid = _plan_docs(docs, now)
+    paid_off = [a for a in account_ids if a not in open_ids]  # no plan, as in plan_stored
+    await _save(pool, done, failed + paid_off, now)
+
+
+def _plan_docs(
+    docs: list[store.StoredAccount], now: datetime
+) -> tuple[list[tuple[int, dict[str, Any]]], list[int], list[dict[str, str]]]:
+    """(plans made, accounts that cannot be planned, why each cannot)."""
     done: list[tuple[int, dict[str, Any]]] = []
-    failed = [a for a in account_ids if a not in open_ids]  # paid off: no plan, as in plan_stored
+    failed: list[int] = []
+    invalid: list[dict[str, str]] = []
     for doc in docs:
         try:
             done.append((doc.account_id, plan_one(doc, now).as_json()))
-        except (ProfileError, HistoryError):
+        except (ProfileError, HistoryError) as exc:
+            invalid.append({"account": doc.account_ref, "error": str(exc)})
             failed.append(doc.account_id)
+    return done, failed, invalid
+
+
+async def _save(
+    pool: asyncpg.Pool, done: list[tuple[int, dict[str, Any]]], failed: list[int], now: datetime
+) -> None:
+    """Store the plans made and drop the stale plans of the others, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         await store.store_plans(conn, done, now)
         await store.drop_plans(conn, failed)
