@@ -52,7 +52,7 @@ bench: setup   # about 55 minutes on 2 cores; results with the machine in bench/
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/sms.py
 	$(BIN)/python bench/letters.py
-	$(BIN)/python bench/speech_accuracy_zh.py --set heldout1_zh --set heldout2_zh --set heldout3_zh
+	$(BIN)/python bench/speech_accuracy_zh.py --set heldout4_zh --set heldout5_zh --set heldout6_zh
 	$(BIN)/python bench/zh_voice.py
 
 down: $(STAMP)

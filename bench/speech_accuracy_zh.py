@@ -8,7 +8,8 @@ header) is classified twice: as written (the text level), and spoken by a Kokoro
 (zf_xiaobei, zm_yunjian, zf_xiaoxiao in turn), passed through 8 kHz G.711 mu-law and back, recognised
 by Whisper base (int8, language zh) and classified (the telephone band). Reported per set: intent
 accuracy, date and amount accuracy where the set gives them, the confusions, and every miss with its
-transcript. Mandarin has no second opinion yet: the lexicon decides. Prints JSON and records it with
+transcript, with the second opinion (semantic.load("zh"): character n-grams over examples.zh.tsv) and,
+for comparison, the lexicon alone (`lexicon_only_accuracy`). Prints JSON and records it with
 the machine (`make bench`: the three sets into speech_accuracy_zh.json; each fresh set's one
 measurement is kept apart, speech_accuracy_zh_fresh1-2.json and _fresh3.json). About 3 minutes per
 150 answers on 2 cores with audio.
@@ -34,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, report
 
+from dunline.ivr.speech import semantic
 from dunline.ivr.speech.intents import classify
 from dunline.ivr.tts import Renderer
 
@@ -55,11 +57,13 @@ def load(path: Path) -> tuple[datetime, ZoneInfo, list[list[str]]]:
 
 
 def score(rows: list[list[str]], texts: list[str], now: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    hits = dates = dates_ok = amounts = amounts_ok = 0
+    hits = lexical = dates = dates_ok = amounts = amounts_ok = 0
     confusions: Counter[str] = Counter()
     misses = []
+    opinion = semantic.load("zh")
     for (said, want, date, amount, _time), heard in zip(rows, texts, strict=True):
-        got = classify(heard, "zh", now, tz)
+        got = classify(heard, "zh", now, tz, opinion)
+        lexical += classify(heard, "zh", now, tz).intent == want
         if got.intent == want:
             hits += 1
         else:
@@ -75,6 +79,7 @@ def score(rows: list[list[str]], texts: list[str], now: datetime, tz: ZoneInfo) 
     return {
         "answers": n,
         "intent_accuracy": round(hits / n, 3),
+        "lexicon_only_accuracy": round(lexical / n, 3),
         "date_accuracy": round(dates_ok / dates, 3) if dates else None,
         "dates": dates,
         "amount_accuracy": round(amounts_ok / amounts, 3) if amounts else None,

@@ -27,6 +27,18 @@ from dunline.ivr.speech.types import Lang
 log = logging.getLogger("dunline.speech")
 
 SPEECH_EVENT = "DunlineSpeech"
+# An answer is doubtful (a legal flag from it is asked about before it is set) when the recogniser was
+# unsure, when a phrase matched only fuzzily ("~") or the labelled examples decided ("like("), or below
+# DOUBT_CONFIDENCE. Unsure, by language: clean English answers through the line score -0.02..-0.3;
+# clean short Mandarin ones -0.1..-0.96 (Kokoro voices through 8 kHz mu-law, measured while building
+# this), and decodes below -1.0 are rejected (Mandarin short answers: -1.7).
+DOUBT_LOGPROB = {"en": -0.6, "zh": -1.0}
+DOUBT_CONFIDENCE = 0.9
+
+
+def doubtful(lang: Lang, avg_logprob: float, confidence: float, matched: str) -> bool:
+    unsure = avg_logprob < DOUBT_LOGPROB[lang] or confidence < DOUBT_CONFIDENCE
+    return unsure or "~" in matched or ":like(" in matched
 
 
 class Listener:
@@ -48,7 +60,7 @@ class Listener:
         self.lang = lang
         self.tz = tz
         self.time_limit_s = time_limit_s
-        self.opinion = opinion  # the intents' second opinion (English), or None
+        self.opinion = opinion  # the intents' second opinion, or None
         self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
         self.speculative_hits = 0  # answers taken from a decode started at the first short pause
         self.turn_ms: list[float] = []  # speech end -> reply playback started, per answered turn
@@ -90,4 +102,5 @@ class Listener:
             }
         )
         log.info("call %s: intent %s (%.2f)", self.channel_id, found.intent, found.confidence)
-        return engine.Speech(found.intent, found.confidence, slots, found.matched, result.text)
+        unsure = doubtful(self.lang, result.avg_logprob, found.confidence, found.matched)
+        return engine.Speech(found.intent, found.confidence, slots, found.matched, result.text, unsure)

@@ -139,7 +139,7 @@ class IvrSession:
                 heard = engine.Speech("unknown", 0.0, (), "asr:error")
             self.heard.append(
                 {"node": self.state.node, "text": heard.text, "intent": heard.intent,
-                 "confidence": round(heard.confidence, 2)}
+                 "confidence": round(heard.confidence, 2), "doubtful": heard.doubtful}
             )  # fmt: skip
             return heard
         return None

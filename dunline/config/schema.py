@@ -241,8 +241,8 @@ class SpeechSettings(_Frozen):
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     second_opinion: bool = Field(
         default=True,
-        description="English answers the lexicon only guesses, or decides on one or two words, also go to a "
-        "classifier trained on labelled examples (MiniLM embeddings)",
+        description="answers the lexicon only guesses, or decides on one or two words, also go to a "
+        "classifier trained on labelled examples (English: MiniLM embeddings; Mandarin: character n-grams)",
     )
     asr_time_limit_s: float = Field(
         default=5.0, gt=0, le=30, description="an answer not decoded by then is 'not understood'"

@@ -59,7 +59,5 @@ def add_intent_command(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--now", help="reference time, ISO 8601 (default: now, UTC)")
     p.add_argument("--tz", default="UTC", help="the debtor's time zone (default UTC)")
-    p.add_argument(
-        "--lexicon-only", action="store_true", help="no second opinion from labelled examples (English)"
-    )
+    p.add_argument("--lexicon-only", action="store_true", help="no second opinion from labelled examples")
     p.set_defaults(fn=cmd_intent)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from dunline.ivr.flow import Edge, Flow, Node
+from dunline.ivr.flow import BACK, Edge, Flow, Node
 
 # ---- events ---------------------------------------------------------------------------------------
 
@@ -57,6 +57,7 @@ class Speech:
     slots: tuple[tuple[str, str], ...] = ()
     matched: str = ""
     text: str = ""  # what the recogniser heard (kept with the call, never logged)
+    doubtful: bool = False  # heard or read uncertainly: a legal flag from it is asked about first
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ class State:
     speech_failures: int = 0  # in this node: 1 -> reprompt, 2 -> keypad only
     dtmf_only: bool = False
     pending: Record | None = None  # an outcome held for confirmation (read back to the caller)
+    resume: str | None = None  # the question a doubt check returns to (`$back`)
+    doubt: Speech | None = None  # the doubtful answer a check node asks about
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,16 @@ def _follow(
     speech: Speech | None = None,
 ) -> tuple[State, list[Command]]:
     cmds: list[Command] = []
+    if state.doubt is not None and flow.doubt_checks and node.id in flow.doubt_checks.values():
+        # an edge out of a check node: the flag it sets was asked about; its words are the first answer's
+        if edge.outcome and (speech is None or speech.intent == "affirm"):
+            speech = replace(state.doubt, matched=f"{state.doubt.matched} (confirmed)")
+        state = replace(state, doubt=None)
+    if edge.next == BACK:
+        back = state.resume or flow.start
+        state = replace(state, resume=None)
+        state, more = _enter(flow, state, back, opts)
+        return state, cmds + more
     if edge.verify and not state.verified:
         state = replace(state, verified=True)
         cmds.append(Verified(node.id))
@@ -270,6 +283,12 @@ def _speech(flow: Flow, state: State, node: Node, ev: Speech, opts: Options) -> 
     state = replace(state, playback=None, timer=None)
     if ev.confidence >= opts.min_confidence:
         edge = (flow.global_intents or {}).get(ev.intent) or (node.intents or {}).get(ev.intent)
+        check = (flow.doubt_checks or {}).get(ev.intent)
+        if edge is not None and ev.doubtful and check and node.id not in (flow.doubt_checks or {}).values():
+            # a legal flag from a doubtful transcript is never set without asking
+            state = replace(state, resume=node.id, doubt=ev)
+            state, more = _enter(flow, state, check, opts)
+            return state, cmds + more
         if edge is not None:
             state, more = _follow(flow, state, node, edge, opts, ev)
             return state, cmds + more

@@ -5,7 +5,12 @@ speak prompts and wait for one DTMF digit. A flow is rejected when it loads if:
 - a node, `next` target or prompt id does not exist;
 - a node that discloses the debt (`discloses_debt: true`) can be reached on any path that has not
   crossed a right-party verification edge (`verify: true`): the error names the node and the path;
-- the start node does not play the recording notice first (when `notice` names its prompt).
+- the start node does not play the recording notice first (when `notice` names its prompt);
+- a `doubt_checks` entry names no ask node, or `$back` is used outside a check node.
+
+`doubt_checks` (intent -> ask node) is where a legal flag heard doubtfully goes before it is set: the
+node asks whether it was meant ("do you want us to stop calling you?"); its edges either set the flag or
+go `$back` to the question that was being answered.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DIGITS = frozenset("0123456789*#")
+BACK = "$back"  # an edge of a check node: return to the question the doubtful answer was given to
 
 
 class FlowError(ValueError):
@@ -63,6 +69,7 @@ class Flow:
     start: str
     nodes: Mapping[str, Node]
     global_intents: Mapping[str, Edge] | None = None  # spoken at any question: cease, attorney, ...
+    doubt_checks: Mapping[str, str] | None = None  # intent -> the ask node that checks a doubtful one
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -148,6 +155,24 @@ def _node(node_id: str, raw: Any) -> Node:
     )
 
 
+def _doubt_checks(raw: Any, nodes: Mapping[str, Node]) -> dict[str, str] | None:
+    from dunline.ivr.speech.types import INTENTS
+
+    if not raw:
+        return None
+    if not isinstance(raw, Mapping):
+        raise FlowError("doubt_checks: must map an intent to the ask node that checks it")
+    out = {}
+    for intent, node_id in raw.items():
+        if str(intent) not in INTENTS:
+            raise FlowError(f"doubt_checks: {intent!r} is not an intent")
+        node = nodes.get(str(node_id))
+        if node is None or not node.ask:
+            raise FlowError(f"doubt_checks: {intent!r} goes to {node_id!r}, which is not an ask node")
+        out[str(intent)] = str(node_id)
+    return out
+
+
 def check_right_party_first(flow: Flow, disclosing: frozenset[str] = frozenset()) -> None:
     """Walk every (node, verified) state from the start; a debt-disclosing node reached unverified
     is an error naming the node and the path that reaches it. A node discloses when it says so
@@ -169,7 +194,11 @@ def check_right_party_first(flow: Flow, disclosing: frozenset[str] = frozenset()
             raise FlowError(
                 f"node {node_id!r} {what} before right-party verification (path: {' -> '.join(path)})"
             )
-        for edge in (*node.edges(), *((flow.global_intents or {}).values() if node.ask else ())):
+        heard = {*(node.intents or {}), *(flow.global_intents or {})} if node.ask else set()
+        checks = [Edge(c) for i, c in (flow.doubt_checks or {}).items() if i in heard]
+        for edge in (*node.edges(), *((flow.global_intents or {}).values() if node.ask else ()), *checks):
+            if edge.next == BACK:
+                continue  # back to a question already reached in this state
             state = (edge.next, verified or edge.verify)
             if state not in seen:
                 seen.add(state)
@@ -205,7 +234,8 @@ def parse_flow(
     globals_ = (
         _intent_edges("flow global_intents", raw["global_intents"]) if raw.get("global_intents") else None
     )
-    flow = Flow(str(raw["id"]), str(raw["start"]), nodes, globals_)
+    checks = _doubt_checks(raw.get("doubt_checks"), nodes)
+    flow = Flow(str(raw["id"]), str(raw["start"]), nodes, globals_, checks)
     if flow.start not in nodes:
         raise FlowError(f"flow {flow.id!r}: start node {flow.start!r} does not exist")
     known = set(prompt_ids)
@@ -214,7 +244,9 @@ def parse_flow(
             raise FlowError(f"global_intents: goes to unknown node {edge.next!r}")
     for node in nodes.values():
         for edge in node.edges():
-            if edge.next not in nodes:
+            if edge.next == BACK and node.id not in (checks or {}).values():
+                raise FlowError(f"node {node.id!r}: `{BACK}` is only for the nodes of doubt_checks")
+            if edge.next not in nodes and edge.next != BACK:
                 raise FlowError(f"node {node.id!r}: goes to unknown node {edge.next!r}")
         for p in (*node.prompts, *node.reprompt, *node.dtmf_fallback):
             if p not in known:

@@ -88,3 +88,61 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
         # every tap channel and port was released
         channels = {c["id"] for c in await rt.ari.list_channels()}
         assert not any(c.endswith(("-snoop", "-xm")) for c in channels)
+
+
+DOUBT_CSV = (
+    HEADER
+    + """language,timezone,country
+S-24,ACC-S24,Quinn Quit,+14155550124,mobile,yes,300.00,300.00,2026-10-01,en,America/New_York,US
+S-25,ACC-S25,Nora No,+14155550125,mobile,yes,300.00,300.00,2026-10-01,en,America/New_York,US
+"""
+)
+
+
+async def test_a_stop_calling_guessed_from_examples_is_asked_about_first(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """ "Quit ringing me, I mean it." has no phrase of the lexicon that decides it: the labelled examples
+    say cease, which makes the answer doubtful. The IVR asks ("do you want us to stop calling you?"):
+    "Yes." sets the flag; "No." goes back to the identity question and sets nothing."""
+    csv = tmp_path / "doubt.csv"
+    csv.write_text(DOUBT_CSV, "utf-8")
+    settings = stack.settings.model_copy(
+        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
+    )
+    async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
+        await import_file(rt.pool, csv, upsert=True)
+        numbers = ("+14155550124", "+14155550125")
+        accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in numbers]
+        results = {r.number: r for r in await run_campaign(rt, "doubt", accounts)}
+
+        async def session(attempt: str | None) -> dict:
+            assert attempt is not None
+            found: dict = await rt.pool.fetchval(
+                "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
+                uuid.UUID(attempt),
+            )
+            return found
+
+        yes = results["+14155550124"]
+        said = (await session(yes.attempt_id))["heard"]
+        assert [h["intent"] for h in said] == ["cease", "affirm"], said
+        assert said[0]["doubtful"] is True
+        assert yes.outcome == "cease", yes
+        assert "check_cease" in (await session(yes.attempt_id))["played"]
+        row = await rt.pool.fetchrow(
+            "SELECT detail FROM outcomes WHERE attempt_id = $1", uuid.UUID(yes.attempt_id)
+        )
+        assert (
+            row["detail"]["by"].startswith("speech:en:cease:like(") and "(confirmed)" in row["detail"]["by"]
+        )
+        assert "cease" in await rt.pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-S24'")
+
+        no = results["+14155550125"]
+        played = (await session(no.attempt_id))["played"]
+        assert played.count("check_cease") == 1 and played.index("check_cease") < len(played) - 1, played
+        assert played[played.index("check_cease") + 1] == "rpc_question_speech"  # back to the question
+        assert no.outcome != "cease"
+        assert "cease" not in await rt.pool.fetchval(
+            "SELECT flags FROM accounts WHERE account_ref = 'ACC-S25'"
+        )

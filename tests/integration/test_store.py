@@ -159,12 +159,12 @@ async def test_failed_migration_rolls_back_and_names_file(dsn: str) -> None:
 
 async def test_import_sample_portfolio(pool: asyncpg.Pool) -> None:
     summary = await import_file(pool, SAMPLE, default_region="US", progress=False)
-    assert (summary.debtors_created, summary.accounts_created, summary.phones_written) == (8, 8, 9)
-    assert await counts(pool) == (8, 8, 9, 1)
+    assert (summary.debtors_created, summary.accounts_created, summary.phones_written) == (9, 9, 10)
+    assert await counts(pool) == (9, 9, 10, 1)
     audit = await pool.fetchrow("SELECT actor, action, subject, detail FROM audit_log")
     assert audit is not None
     assert (audit["actor"], audit["action"], audit["subject"]) == ("cli", "import", "sample_portfolio.csv")
-    assert audit["detail"]["accounts_created"] == 8 and audit["detail"]["rows"] == 8
+    assert audit["detail"]["accounts_created"] == 9 and audit["detail"]["rows"] == 9
     view = await load_account(pool, "ACC-1002")
     assert view is not None
     assert (view.full_name, view.phone_e164, view.balance) == (
@@ -189,7 +189,7 @@ async def test_reimport_refused_without_upsert(pool: asyncpg.Pool) -> None:
     with pytest.raises(UniqueViolation, match=r"row 1, column external_id: 'D-1001' already exists") as info:
         await import_file(pool, SAMPLE, default_region="US", progress=False)
     assert info.value.row == 1
-    assert await counts(pool) == (8, 8, 9, 1)
+    assert await counts(pool) == (9, 9, 10, 1)
 
 
 async def test_duplicate_in_db_at_row_5_rolls_back_all(
@@ -236,7 +236,7 @@ async def test_list_dialable_days_overdue(pool: asyncpg.Pool) -> None:
     await import_file(pool, SAMPLE, default_region="US", progress=False)
     as_of = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)  # 27 Nov in Los Angeles, 28 Nov in Shanghai
     views = {v.account_ref: v for v in await list_dialable(pool, 100, as_of=as_of)}
-    assert len(views) == 8
+    assert len(views) == 9
     assert views["ACC-1001"].days_overdue == (date(2026, 11, 27) - date(2026, 10, 29)).days == 29
     assert views["ACC-1003"].days_overdue == 9
     assert views["ACC-2001"].days_overdue == (date(2026, 11, 28) - date(2026, 10, 19)).days
@@ -283,7 +283,7 @@ async def test_import_5000_rows_one_transaction(pool: asyncpg.Pool, tmp_path: Pa
 async def test_import_rows_directly(pool: asyncpg.Pool, sample_rows: list[AccountRow]) -> None:
     rows = [dataclasses.replace(r, row=0) for r in sample_rows]  # not from a file: numbered by position
     summary = await import_portfolio(pool, rows, actor="tester", source=None)
-    assert summary.rows == 8
+    assert summary.rows == 9
     assert await pool.fetchval("SELECT actor FROM audit_log") == "tester"
     with pytest.raises(UniqueViolation) as info:
         await import_portfolio(pool, rows[2:])

@@ -45,7 +45,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_table_parses() -> None:
     table = load_table(TABLE)
-    assert len(table) == 53  # three Mandarin debtors (test_zh_calls.py)
+    assert len(table) == 57  # Mandarin debtors, the demo's voice debtors, two doubtful answers
     assert table["+14155550101"] == Scenario("human_dtmf", "hello", ("1", "1"), (), 30.0, ("hello",))
     assert table["+14155550104"].kind == "busy"
     assert table["+14155550105"].kind == "no_answer"
@@ -80,7 +80,7 @@ def test_shipped_table_covers_every_menu_answer() -> None:
 def test_shipped_table_renders() -> None:
     text = render_dialplan(load_table(TABLE), SOUNDS)
     blocks = text.split("\n\n")
-    assert len(blocks) == 53
+    assert len(blocks) == 57
     assert all(b.splitlines()[-1] == " same => n,Hangup()" for b in blocks)
     assert "exten => +14155550104,1,NoOp(scenario busy)" in text
     assert "exten => _+1415556XXXX,1,NoOp(scenario human_hangup)" in text

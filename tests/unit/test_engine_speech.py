@@ -18,6 +18,7 @@ from dunline.ivr.engine import (
     StartTimer,
     State,
     StopPlayback,
+    Timeout,
     Verified,
     step,
 )
@@ -140,3 +141,59 @@ def test_hardship_by_voice_records_its_flag() -> None:
     cmds = call.feed(Speech("hardship", 0.8))
     (rec,) = [c for c in cmds if isinstance(c, Record)]
     assert (rec.outcome, rec.flag) == ("hardship", "hardship")
+
+
+# --- a legal flag heard doubtfully is asked about before it is set ---------------------------------
+
+
+def test_a_doubtful_stop_calling_is_asked_about_and_set_only_on_yes() -> None:
+    call = Call()
+    at_question(call, "rpc")
+    heard = Speech("cease", 0.72, (), "en:cease:like(0.72) 'quit ringing me'", "don't ever ring again", True)
+    cmds = call.feed(heard)
+    assert not any(isinstance(c, Record) for c in cmds)
+    assert [c.prompts for c in cmds if isinstance(c, Play)] == [("check_cease",)]
+    call.finish_playback()
+    cmds = call.feed(Speech("affirm", 0.95, matched="en:affirm:'yes'"))
+    (rec,) = [c for c in cmds if isinstance(c, Record)]
+    assert (rec.outcome, rec.flag, rec.node) == ("cease", "cease", "check_cease")
+    assert rec.by == "speech:en:cease:like(0.72) 'quit ringing me' (confirmed)"
+    assert not DISCLOSING & set(call.played())  # asked before verification: no word of the debt
+
+
+def test_no_to_the_check_goes_back_to_the_question_and_sets_nothing() -> None:
+    call = Call()
+    at_question(call, "when")
+    call.feed(Speech("dispute", 0.95, (), "en:dispute:~'dispute'='the speed'(84)", "about the speed", True))
+    assert call.played()[-1] == "check_dispute"
+    call.finish_playback()
+    cmds = call.feed(Digit("2"))
+    assert not any(isinstance(c, Record) for c in cmds)
+    assert [c.prompts for c in cmds if isinstance(c, Play)] == [("ask_when",)]
+    assert call.state.resume is None and call.state.doubt is None
+    call.finish_playback()
+    cmds = call.feed(Speech("promise_to_pay", 0.9, (("amount", "80.00"),)))
+    assert any(isinstance(c, Play) and c.prompts == ("promise_readback",) for c in cmds)
+
+
+def test_silence_at_the_check_sets_nothing_and_a_clear_flag_needs_no_check() -> None:
+    call = Call()
+    at_question(call, "when")
+    call.feed(
+        Speech("attorney", 0.8, (), "en:attorney:like(0.80) 'my lawyer'", "let me talk to an agent", True)
+    )
+    assert call.played()[-1] == "check_attorney"
+    for _ in range(5):  # no answer: the check is asked again, then the question it interrupted
+        call.finish_playback()
+        timer = call.log[-1]
+        assert isinstance(timer, StartTimer)
+        call.feed(Timeout(timer.timer_id))
+        if call.played()[-1] == "ask_when":
+            break
+    assert call.played()[-1] == "ask_when" and call.played().count("check_attorney") == 3
+    assert not any(isinstance(c, Record) for c in call.log)
+    # a plain "stop calling me", heard exactly, is set at once
+    plain = Call()
+    at_question(plain, "when")
+    cmds = plain.feed(Speech("cease", 0.97, (), "en:cease:'stop calling'", "stop calling me", False))
+    assert any(isinstance(c, Record) and c.flag == "cease" for c in cmds)

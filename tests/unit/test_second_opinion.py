@@ -192,9 +192,43 @@ def test_repairs_and_empty_answers_are_not_guesses() -> None:
     assert fake.asked == []
 
 
-def test_mandarin_has_no_second_opinion() -> None:
-    assert semantic.load("zh") is None
-    assert semantic.Lazy("zh").nearest("下周五还") == Neighbour("unknown", 0.0, "", -1.0)
+SH = ZoneInfo("Asia/Shanghai")
+SH_NOW = datetime(2026, 12, 8, 10, 0, tzinfo=SH)
+
+
+def test_mandarin_opinion_reads_character_ngrams_and_explains_itself() -> None:
+    opinion = semantic.load("zh")
+    assert opinion is not None and opinion.bank.shape[0] == len(opinion.texts) > 2000
+    near = opinion.nearest("这个事我得跟你们的人说清楚，有没有人工服务？")
+    assert near.intent == "request_agent" and near.probability > 0.7 and near.example
+    assert semantic.Lazy("zh").nearest("下周五还两千").intent == "promise_to_pay"
+    # nothing matched in the lexicon: the examples decide, and say which example
+    got = classify("孩子在哭，现在没法说话。", "zh", SH_NOW, SH, opinion)
+    assert got.intent == "inconvenient_time" and got.matched.startswith("zh:inconvenient_time:like(")
+
+
+def test_mandarin_opinion_never_makes_a_question_back_an_offer_or_overrules_a_legal_phrase() -> None:
+    opinion = semantic.load("zh")
+    assert opinion is not None
+    assert classify("十八号那天银行开门吗？", "zh", SH_NOW, SH, opinion).intent == "unknown"
+    assert classify("今天天气怎么样", "zh", SH_NOW, SH, opinion).intent == "unknown"
+    assert (
+        classify("别再打了，我下周还你", "zh", SH_NOW, SH, opinion).intent == "cease"
+    )  # a legal phrase holds
+
+
+def test_the_mandarin_encoder_is_deterministic_and_folds_digits() -> None:
+    from dunline.ivr.speech.chargrams import CharGrams, features
+
+    assert "#" in features("我明天还500") and features("我明天还500") == features("我明天还３００")
+    assert features("，。！") == []
+    texts = ["我明天还500", "我明天还两千", "别再打了", "别打了行吗"]
+    a, b = CharGrams.fit(texts), CharGrams.fit(list(texts))
+    assert a.vocab == b.vocab and np.allclose(a.encode(texts), b.encode(texts))
+    vec = a.encode(["我明天还800"])
+    assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    assert float(a.encode(["别再打了"])[0] @ a.encode(["别打了行吗"])[0]) > 0.2
+    assert a.encode(["完全无关的话"]).sum() == 0.0  # nothing it knows: a zero vector, no error
 
 
 def test_the_classifier_is_cached_and_a_wrong_cache_is_rebuilt(
@@ -293,3 +327,23 @@ def test_the_intent_command_asks_the_opinion_unless_told_not_to(capsys: pytest.C
         doc = json.loads(capsys.readouterr().out)
         assert doc["intent"] == intent, doc
     assert doc["matched"] == "en:unknown:no phrase matched"
+
+
+@pytest.mark.parametrize(("name", "floor"), [("heldout5_zh", 0.933), ("heldout6_zh", 0.866)])
+def test_the_real_mandarin_opinion_on_a_set_it_was_not_built_from(name: str, floor: float) -> None:
+    """heldout5_zh (mixed) and heldout6_zh (hard) were written by new authors after the Mandarin opinion
+    and its rules were fixed, and measured once (bench/results/speech_accuracy_zh_fresh5-6.json): as
+    text 141 and 131 of 150 with the opinion, 124 and 93 by the lexicon alone. They are not among the
+    examples. The floors leave a line of room."""
+    opinion = semantic.load("zh")
+    assert opinion is not None
+    lexical = with_opinion = 0
+    for line in rows(name):
+        text, want = line.split("\t")[:2]
+        lexical += classify(text, "zh", SH_NOW, SH).intent == want
+        with_opinion += classify(text, "zh", SH_NOW, SH, opinion).intent == want
+    total = len(rows(name))
+    assert total == 150
+    print(f"{name}: lexicon {lexical}/{total}, with the second opinion {with_opinion}/{total}")
+    assert with_opinion > lexical
+    assert with_opinion / total >= floor

@@ -101,7 +101,7 @@ async def test_login_wrong_password_lockout_and_release(console: Console, page: 
     r = await submit_login(page, console, "supervisor", PASSWORD)
     assert r.status == 303
     assert page.url == console.url + "accounts"
-    assert await page.locator("#rows table.list tbody tr").count() == 8
+    assert await page.locator("#rows table.list tbody tr").count() == 9
     await page.click("form.who button[type=submit]")  # log out
     await page.wait_for_url(console.url + "login")
 
@@ -230,7 +230,7 @@ async def test_stored_markup_is_shown_as_text(console: Console, page: Page) -> N
 async def test_accounts_filters(console: Console, page: Page) -> None:
     await log_in(page, console, "viewer")
     rows = page.locator("#rows tbody tr")
-    assert await rows.count() == 8
+    assert await rows.count() == 9
     await page.evaluate("window.__samePage = 1")  # gone if the filter reloaded the whole page
     await page.fill("#q", "0105")  # the last digits of ACC-1005's phone, +14155550105
     async with page.expect_response(lambda r: "/accounts?" in r.url) as info:

@@ -93,6 +93,7 @@ UNSAY_OFFER_MIN = 0.6  # ... to turn an offer read from an amount or a date into
 OVERRULE_MIN = 0.7  # ... to overrule a misheard phrase or one word (_overrule_at)
 OVERRULE_SHORT_MIN = 0.9  # ... to overrule two words
 WEAK_MIN_TOKENS = 4
+ZH_WEAK_MIN_CHARS = 6  # Mandarin: a phrase of one or two characters deciding an answer this long is weak
 NEVER_BY_EXAMPLE = frozenset({"affirm", "deny"})
 
 
@@ -396,6 +397,12 @@ def _overrule_at(result: IntentResult, match: Match | None, text: str, lex: Lexi
         return None
     words = len(normalise(text, lex))
     span = match.end - match.start
+    if lex.lang == "zh":  # tokens are characters: a word is one to three of them
+        if "~" in match.matched or (span <= 2 and words >= ZH_WEAK_MIN_CHARS):
+            return OVERRULE_MIN
+        if span <= 4 and words >= ZH_WEAK_MIN_CHARS + 2:
+            return OVERRULE_SHORT_MIN
+        return None
     if "~" in match.matched or (span == 1 and words >= WEAK_MIN_TOKENS):
         return OVERRULE_MIN
     if span == 2 and words >= WEAK_MIN_TOKENS + 1:
@@ -415,6 +422,8 @@ def _by_example(
 ) -> IntentResult:
     near = opinion.nearest(text)
     needed = BY_EXAMPLE_MIN if overrule is None else overrule
+    if lex.lang == "zh" and asks_back(text):
+        needed = max(needed, OVERRULE_SHORT_MIN)  # "你们这个利息怎么算的？" asks; it disputes nothing
     if near.probability < needed or near.intent == guess.intent or near.intent in NEVER_BY_EXAMPLE:
         return guess
     if overrule is not None and near.intent == "unknown" and ":~" not in guess.matched:

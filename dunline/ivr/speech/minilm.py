@@ -85,6 +85,10 @@ class Encoder:
             weights, tok, config["num_hidden_layers"], config["num_attention_heads"], config["layer_norm_eps"]
         )
 
+    @property
+    def dims(self) -> int:
+        return int(self.weights["embeddings.LayerNorm.weight"].shape[0])
+
     def _dense(self, x: Array, name: str) -> Array:
         weight = self.weights[f"{name}.weight"]
         flat = x.reshape(-1, x.shape[-1])  # one 2-D product: a 3-D one loops over the batch

