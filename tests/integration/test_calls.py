@@ -146,3 +146,35 @@ async def test_a_call_that_never_ends_is_hung_up_and_failed(stack: Stack, tmp_pa
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the channel is still up after the guard hung it up")
+
+
+async def test_demo_voice_debtors_are_heard_and_understood(stack: Stack) -> None:
+    """The demo's two voice debtors (English and Mandarin) through the PBX with speech on: each promise
+    is read back, confirmed and stored, and the demo's second table has what each said."""
+    from dunline.controller.clocks import earliest_lawful, starting_at
+    from dunline.controller.demo import VOICE_NUMBERS, heard_in
+
+    settings = stack.settings.model_copy(
+        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
+    )
+    async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
+        await import_file(rt.pool, sample_portfolio(), upsert=True)
+        accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in VOICE_NUMBERS]
+        assert len(accounts) == 2
+        # California and Shanghai: the demo starts at the earliest time the gate allows both
+        start = await earliest_lawful(
+            rt.pool,
+            accounts,
+            kind=rt.dialer.kind,
+            caller_id=settings.trunk.caller_id,
+            after=rt.dialer.clock(),
+        )
+        rt.dialer.clock = starting_at(start)
+        results = await run_campaign(rt, "demo voices", accounts)
+        heard = await heard_in(rt.pool, [r.attempt_id for r in results])
+    for r in results:
+        said = heard[r.attempt_id or ""]
+        assert r.outcome == "promise_to_pay", (r, said)
+        assert [h["intent"] for h in said] == ["affirm", "promise_to_pay", "affirm"], said
+    texts = {r.number: " ".join(h["text"] for h in heard[r.attempt_id or ""]) for r in results}
+    assert "300" in texts["+14155550113"] and "三千" in texts["+8613800138001"]
