@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers_attempts import with_speech
 
 from dunline.controller.app import Controller, run_campaign
 from dunline.controller.demo import DEMO_NUMBERS, sample_portfolio
@@ -154,9 +155,7 @@ async def test_demo_voice_debtors_are_heard_and_understood(stack: Stack) -> None
     from dunline.controller.clocks import earliest_lawful, starting_at
     from dunline.controller.demo import VOICE_NUMBERS, heard_in
 
-    settings = stack.settings.model_copy(
-        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
-    )
+    settings = with_speech(stack.settings)
     async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, sample_portfolio(), upsert=True)
         accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in VOICE_NUMBERS]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers_attempts import ivr_session, with_speech
 
 from dunline.controller.app import Controller, run_campaign
 from dunline.portfolio.report import import_file
@@ -33,9 +34,7 @@ S-23,ACC-S23,Hattie Hardship,+14155550123,mobile,yes,450.00,450.00,2026-10-01,en
 async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tmp_path: Path) -> None:
     csv = tmp_path / "speech.csv"
     csv.write_text(CSV, "utf-8")
-    settings = stack.settings.model_copy(
-        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
-    )
+    settings = with_speech(stack.settings)
     async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         accounts = [
@@ -55,10 +54,7 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
         assert detail["slots"]["amount"] == "200.00"
         promised = date.fromisoformat(detail["slots"]["date"])
         assert promised.weekday() == 4 and timedelta(0) < promised - date.today() <= timedelta(days=14)
-        session = await rt.pool.fetchval(
-            "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
-            uuid.UUID(promise.attempt_id),
-        )
+        session = await ivr_session(rt.pool, promise.attempt_id)
         assert session["verified"] is True
         assert "promise_readback" in session["played"]
         # each answer is kept with the call: the words heard and the intent taken from them
@@ -70,10 +66,7 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
         assert cease.outcome == "cease"
         flags = await rt.pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-S22'")
         assert "cease" in flags
-        session = await rt.pool.fetchval(
-            "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
-            uuid.UUID(cease.attempt_id),
-        )
+        session = await ivr_session(rt.pool, cease.attempt_id)
         assert not {"mini_miranda", "balance"} & set(session["played"])
         # "The house flooded and every penny is going to repairs.": no phrase of the lexicon, so the
         # nearest labelled example decided (the second opinion), and the hardship flag is set
@@ -107,29 +100,19 @@ async def test_a_stop_calling_guessed_from_examples_is_asked_about_first(
     "Yes." sets the flag; "No." goes back to the identity question and sets nothing."""
     csv = tmp_path / "doubt.csv"
     csv.write_text(DOUBT_CSV, "utf-8")
-    settings = stack.settings.model_copy(
-        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
-    )
+    settings = with_speech(stack.settings)
     async with Controller(settings, start_asterisk=False, clock=stack.clock) as rt:
         await import_file(rt.pool, csv, upsert=True)
         numbers = ("+14155550124", "+14155550125")
         accounts = [a for a in await list_dialable(rt.pool, 1000) if a.phone_e164 in numbers]
         results = {r.number: r for r in await run_campaign(rt, "doubt", accounts)}
 
-        async def session(attempt: str | None) -> dict:
-            assert attempt is not None
-            found: dict = await rt.pool.fetchval(
-                "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
-                uuid.UUID(attempt),
-            )
-            return found
-
         yes = results["+14155550124"]
-        said = (await session(yes.attempt_id))["heard"]
+        said = (await ivr_session(rt.pool, yes.attempt_id))["heard"]
         assert [h["intent"] for h in said] == ["cease", "affirm"], said
         assert said[0]["doubtful"] is True
         assert yes.outcome == "cease", yes
-        assert "check_cease" in (await session(yes.attempt_id))["played"]
+        assert "check_cease" in (await ivr_session(rt.pool, yes.attempt_id))["played"]
         row = await rt.pool.fetchrow(
             "SELECT detail FROM outcomes WHERE attempt_id = $1", uuid.UUID(yes.attempt_id)
         )
@@ -139,7 +122,7 @@ async def test_a_stop_calling_guessed_from_examples_is_asked_about_first(
         assert "cease" in await rt.pool.fetchval("SELECT flags FROM accounts WHERE account_ref = 'ACC-S24'")
 
         no = results["+14155550125"]
-        played = (await session(no.attempt_id))["played"]
+        played = (await ivr_session(rt.pool, no.attempt_id))["played"]
         assert played.count("check_cease") == 1 and played.index("check_cease") < len(played) - 1, played
         assert played[played.index("check_cease") + 1] == "rpc_question_speech"  # back to the question
         assert no.outcome != "cease"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers_attempts import ivr_session, with_speech
 
 from dunline.controller.app import Controller, run_campaign
 from dunline.controller.clocks import next_weekday_at, starting_at
@@ -38,9 +39,7 @@ Z-43,ACC-Z43,张伟,+8613800138043,mobile,yes,800.00,800.00,2026-10-01,zh,Asia/S
 async def test_mandarin_answers_through_the_pbx(stack: Stack, tmp_path: Path) -> None:
     csv = tmp_path / "zh.csv"
     csv.write_text(CSV, "utf-8")
-    settings = stack.settings.model_copy(
-        update={"speech": stack.settings.speech.model_copy(update={"enabled": True})}
-    )
+    settings = with_speech(stack.settings)
     # Tuesday 10:00 in Shanghai: inside China's calling hours
     clock = starting_at(next_weekday_at(1, time(10, 0), "Asia/Shanghai"))
     async with Controller(settings, start_asterisk=False, clock=clock) as rt:
@@ -50,16 +49,8 @@ async def test_mandarin_answers_through_the_pbx(stack: Stack, tmp_path: Path) ->
         assert len(accounts) == 3
         results = {r.number: r for r in await run_campaign(rt, "zh speech", accounts)}
 
-        async def session(attempt: str | None) -> dict:
-            assert attempt is not None
-            found: dict = await rt.pool.fetchval(
-                "SELECT detail FROM contact_ledger WHERE attempt_id = $1 AND event = 'ivr.session'",
-                uuid.UUID(attempt),
-            )
-            return found
-
         promise = results["+8613800138041"]
-        said = [(h["intent"], h["text"]) for h in (await session(promise.attempt_id))["heard"]]
+        said = [(h["intent"], h["text"]) for h in (await ivr_session(rt.pool, promise.attempt_id))["heard"]]
         assert promise.outcome == "promise_to_pay", (promise, said)
         row = await rt.pool.fetchrow(
             "SELECT detail FROM outcomes WHERE attempt_id = $1", uuid.UUID(promise.attempt_id)
@@ -69,12 +60,12 @@ async def test_mandarin_answers_through_the_pbx(stack: Stack, tmp_path: Path) ->
         promised = date.fromisoformat(slots["date"])
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the recogniser reads dates on the real clock
         assert promised.weekday() == 4 and timedelta(days=3) <= promised - today <= timedelta(days=13)
-        played = (await session(promise.attempt_id))["played"]
+        played = (await ivr_session(rt.pool, promise.attempt_id))["played"]
         assert "promise_readback" in played and [i for i, _ in said] == ["affirm", "promise_to_pay", "affirm"]
 
         wrong = results["+8613800138042"]
         assert wrong.outcome == "wrong_number", wrong
-        assert not {"mini_miranda", "balance"} & set((await session(wrong.attempt_id))["played"])
+        assert not {"mini_miranda", "balance"} & set((await ivr_session(rt.pool, wrong.attempt_id))["played"])
         assert await rt.pool.fetchval("SELECT wrong_number FROM phones WHERE number_e164 = '+8613800138042'")
 
         cease = results["+8613800138043"]
