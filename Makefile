@@ -39,13 +39,14 @@ integration: setup
 test: setup lint
 	$(BIN)/pytest tests -q -ra
 
-bench: setup   # about 55 minutes on 2 cores; results with the machine in bench/results/
+bench: setup   # about 70 minutes on 2 cores; results with the machine in bench/results/
 	$(BIN)/python bench/originate.py
 	$(BIN)/python bench/asr.py
 	$(BIN)/python bench/speech_accuracy.py
 	$(BIN)/python bench/opinion.py
 	$(BIN)/python bench/turns.py --calls 1
 	$(BIN)/python bench/turns.py --staggered --calls 8,12,16,20,24,32,40,48 --out bench/results/turns_staggered.json
+	$(BIN)/python bench/hesitation.py
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/console.py

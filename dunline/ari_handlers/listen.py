@@ -20,7 +20,7 @@ import numpy as np
 
 from dunline.ivr import engine
 from dunline.ivr.speech.asr import Recogniser
-from dunline.ivr.speech.endpoint import Endpointer, UtteranceEnded
+from dunline.ivr.speech.endpoint import Endpointer, SpeculativePause, UtteranceEnded
 from dunline.ivr.speech.intents import Opinion
 from dunline.ivr.speech.types import Lang
 
@@ -34,6 +34,9 @@ SPEECH_EVENT = "DunlineSpeech"
 # this), and decodes below -1.0 are rejected (Mandarin short answers: -1.7).
 DOUBT_LOGPROB = {"en": -0.6, "zh": -1.0}
 DOUBT_CONFIDENCE = 0.9
+# Speech starting this soon after an answer was taken at its first pause (an early commit) was
+# probably the same answer going on: counted as a possible cut-off (Listener.early_resumed).
+EARLY_RESUME_S = 1.0
 
 
 def doubtful(lang: Lang, avg_logprob: float, confidence: float, matched: str) -> bool:
@@ -52,6 +55,9 @@ class Listener:
         tz: ZoneInfo,
         time_limit_s: float = 5.0,
         opinion: Opinion | None = None,
+        *,
+        early_commit: bool = False,
+        hold_silence_ms: int = 0,
     ) -> None:
         self.channel_id = channel_id
         self.feed = feed
@@ -61,17 +67,27 @@ class Listener:
         self.tz = tz
         self.time_limit_s = time_limit_s
         self.opinion = opinion  # the intents' second opinion, or None
+        self.early_commit = early_commit  # a finished answer decoded at its first pause is taken at once
+        self.hold_silence_ms = hold_silence_ms  # the pause that ends an answer trailing off ("and, um")
+        self.early_commits = 0  # answers taken at their first pause (turn_end.why_wait said finished)
+        self.early_resumed = 0  # ... after which the debtor spoke again within EARLY_RESUME_S: a cut-off?
         self.turns: list[dict[str, Any]] = []  # timings per recognised answer, for benchmarks
         self.speculative_hits = 0  # answers taken from a decode started at the first short pause
         self.turn_ms: list[float] = []  # speech end -> reply playback started, per answered turn
 
     def on_frame(self, frame: bytes) -> None:
         for ev in self.endpointer.feed(frame):
-            event: dict[str, Any] = {"type": SPEECH_EVENT, "channel": {"id": self.channel_id}, "speech": ev}
+            event: dict[str, Any] = {
+                "type": SPEECH_EVENT,
+                "channel": {"id": self.channel_id},
+                "speech": ev,
+                "utt": self.endpointer.utterance,
+            }
+            # wall-clock end of the speech itself: now, less the trailing silence that ended it
             if isinstance(ev, UtteranceEnded):
-                # wall-clock end of the speech itself: now, less the trailing silence that ended it
-                trailing_ms = ev.at_ms - (ev.start_ms + ev.speech_ms)
-                event["speech_end"] = time.perf_counter() - trailing_ms / 1000
+                event["speech_end"] = time.perf_counter() - (ev.at_ms - ev.start_ms - ev.speech_ms) / 1000
+            elif isinstance(ev, SpeculativePause):
+                event["speech_end"] = time.perf_counter() - (ev.at_ms - ev.speech_end_ms) / 1000
             self.feed(event)
 
     async def recognise(self, audio: bytes) -> engine.Speech:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dunline.ari_handlers.client import AriClient, AriError
-from dunline.ari_handlers.listen import SPEECH_EVENT, Listener
+from dunline.ari_handlers.listen import EARLY_RESUME_S, SPEECH_EVENT, Listener
 from dunline.ari_handlers.media import AudioTap
 from dunline.ivr import engine
 from dunline.ivr.flow import Flow
@@ -27,10 +27,12 @@ from dunline.ivr.speech.endpoint import (
     SpeechStarted,
     UtteranceEnded,
 )
+from dunline.ivr.speech.turn_end import HOLD_REASONS, why_wait
 
 log = logging.getLogger("dunline.ivr")
 
 TIMEOUT_EVENT = "DunlineTimeout"
+GUESS_EVENT = "DunlineGuess"  # a decode started at the first pause is ready (early commit, if finished)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class IvrSession:
         self.ears = ears
         self.heard: list[dict[str, Any]] = []  # each answer taken: the question, the words, the intent
         self._speculation: asyncio.Future[engine.Speech] | None = None
+        self._guess_end: float | None = None  # perf_counter() at the speech end the speculation ends at
+        self._taken_utt = 0  # the last utterance answered at its first pause: its later events are stale
+        self._taken_at: float | None = None  # when that was (a cut-off shows as speech soon after)
         self._speech_end: float | None = None  # perf_counter() when the last answer's speech ended
         self._reply: str | None = None  # the playback that answers it: its start closes the turn
         self.state = engine.State()
@@ -111,9 +116,16 @@ class IvrSession:
             return False
         return self.flow.node(self.state.node).ask
 
-    async def _speech_event(self, sev: Any) -> engine.Event | None:
+    async def _speech_event(self, sev: Any, utt: int) -> engine.Event | None:
+        stale = (SpeculativePause, SpeechResumed, UtteranceEnded, Discarded)
+        if utt and utt <= self._taken_utt and isinstance(sev, stale):
+            return None  # queued before that utterance was answered at its first pause
         if isinstance(sev, SpeechStarted):
             self._drop_speculation()
+            if self._taken_at is not None and self.ears is not None:
+                if asyncio.get_running_loop().time() - self._taken_at < EARLY_RESUME_S:
+                    self.ears.listener.early_resumed += 1
+                self._taken_at = None
             return engine.SpeechStart()
         if isinstance(sev, Discarded):
             self._drop_speculation()
@@ -124,7 +136,14 @@ class IvrSession:
         if isinstance(sev, SpeculativePause) and self.ears is not None and self._listening():
             # start decoding at the first short pause; if the pause becomes the end of the
             # utterance (no speech in between), that result is the answer, ~300 ms sooner
-            self._speculation = asyncio.ensure_future(self.ears.listener.recognise(sev.audio))
+            listener = self.ears.listener
+            ahead = asyncio.ensure_future(listener.recognise(sev.audio))
+            self._speculation = ahead
+            if listener.early_commit:
+                # the pause may not end the answer before that decode is judged (see _early)
+                listener.endpointer.hold(listener.hold_silence_ms, utt)
+                event = {"type": GUESS_EVENT, "channel": {"id": self.channel_id}, "utt": utt, "guess": ahead}
+                ahead.add_done_callback(lambda _: self.feed(event))
             return None
         if isinstance(sev, UtteranceEnded) and self.ears is not None and self._listening():
             guess, self._speculation = self._speculation, None
@@ -137,12 +156,43 @@ class IvrSession:
             except Exception:  # a broken recogniser must not leave the caller in silence
                 log.exception("attempt %s: speech recognition failed", self.ctx.attempt_id)
                 heard = engine.Speech("unknown", 0.0, (), "asr:error")
-            self.heard.append(
-                {"node": self.state.node, "text": heard.text, "intent": heard.intent,
-                 "confidence": round(heard.confidence, 2), "doubtful": heard.doubtful}
-            )  # fmt: skip
+            self._note(heard, early=False)
             return heard
         return None
+
+    def _early(self, event: Mapping[str, Any]) -> engine.Speech | None:
+        """The decode started at the first pause is ready: take it now if the answer is finished, wait
+        `hold_silence_ms` if it is mid-sentence, else let the usual silence end it."""
+        guess = self._speculation
+        stale = guess is None or id(event.get("guess")) != id(guess) or guess.cancelled()
+        if stale or guess is None or self.ears is None:
+            return None  # dropped meanwhile (the caller went on talking), or the call moved on
+        listener, utt = self.ears.listener, int(event.get("utt", 0))
+        wait: str | None = "failed"
+        if guess.exception() is None and self._listening():
+            heard: engine.Speech = guess.result()
+            expected = self.flow.node(self.state.node).intents or {}
+            wait = why_wait(
+                heard.text, listener.lang, heard.intent, heard.confidence, dict(heard.slots),
+                heard.doubtful, expected,
+            )  # fmt: skip
+        if wait is None:
+            self._speculation = None
+            listener.endpointer.end_utterance(utt)
+            listener.early_commits += 1
+            self._taken_utt = utt
+            self._taken_at = asyncio.get_running_loop().time()
+            self._note(heard, early=True)
+            return heard
+        if wait not in HOLD_REASONS:
+            listener.endpointer.hold(0, utt)  # the usual silence ends it (a failure is reported there)
+        return None
+
+    def _note(self, heard: engine.Speech, *, early: bool) -> None:
+        self.heard.append(
+            {"node": self.state.node, "text": heard.text, "intent": heard.intent,
+             "confidence": round(heard.confidence, 2), "doubtful": heard.doubtful, "early": early}
+        )  # fmt: skip
 
     def _drop_speculation(self) -> None:
         guess, self._speculation = self._speculation, None
@@ -161,9 +211,16 @@ class IvrSession:
 
     async def handle(self, event: Mapping[str, Any]) -> None:
         if event.get("type") == SPEECH_EVENT:
-            ev = await self._speech_event(event.get("speech"))
+            sev = event.get("speech")
+            if isinstance(sev, SpeculativePause):
+                self._guess_end = event.get("speech_end")
+            ev = await self._speech_event(sev, int(event.get("utt", 0)))
             if isinstance(ev, engine.Speech) and isinstance(event.get("speech_end"), float):
                 self._speech_end = event["speech_end"]
+        elif event.get("type") == GUESS_EVENT:
+            ev = self._early(event)
+            if ev is not None:
+                self._speech_end = self._guess_end
         elif event.get("type") == "PlaybackStarted":
             self._turn_done(event)
             return

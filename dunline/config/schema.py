@@ -238,6 +238,25 @@ class SpeechSettings(_Frozen):
         description="Whisper encodes each answer padded to this many seconds (30: Whisper's full window)",
     )
     end_silence_ms: int = Field(default=500, ge=200, le=3000)
+    speculative_silence_ms: int = Field(
+        default=200,
+        ge=0,
+        le=3000,
+        description="the first short silence at which an answer is decoded ahead (0: off); must be "
+        "under end_silence_ms to count",
+    )
+    early_commit: bool = Field(
+        default=True,
+        description="a yes, a no or a whole promise decoded at the first short silence is the answer: "
+        "the reply starts without waiting for end_silence_ms (answers trailing off on 'and', 'um', ... wait)",
+    )
+    hold_silence_ms: int = Field(
+        default=1200,
+        ge=0,
+        le=5000,
+        description="when the answer decoded at its first pause trails off ('I can pay, um', 'and'), "
+        "it ends only after this much silence (0: end_silence_ms as always)",
+    )
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     second_opinion: bool = Field(
         default=True,

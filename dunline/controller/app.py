@@ -315,7 +315,10 @@ class SpeechParts:
 
         sp = self.s.speech
         endpointer = Endpointer(
-            EndpointConfig(end_silence_ms=sp.end_silence_ms), webrtc_gate(sp.vad_aggressiveness)
+            EndpointConfig(
+                end_silence_ms=sp.end_silence_ms, speculative_silence_ms=sp.speculative_silence_ms
+            ),
+            webrtc_gate(sp.vad_aggressiveness),
         )
         lang: Lang = "zh" if ctx.lang == "zh" else "en"
         listener = Listener(
@@ -327,6 +330,8 @@ class SpeechParts:
             ZoneInfo(ctx.timezone),
             sp.asr_time_limit_s,
             self.opinions.get(lang),
+            early_commit=sp.early_commit,
+            hold_silence_ms=sp.hold_silence_ms,
         )
         self.listeners.append(listener)
         del self.listeners[:-10000]

@@ -61,6 +61,8 @@ async def test_spoken_promise_is_read_back_confirmed_and_stored(stack: Stack, tm
         said = [(h["intent"], h["text"].lower()) for h in session["heard"]]
         assert [i for i, _ in said] == ["affirm", "promise_to_pay", "affirm"], said
         assert "two hundred" in said[1][1] or "200" in said[1][1]
+        # "Yes, that's me." is a finished yes: taken at its first pause, not after the 500 ms silence
+        assert session["heard"][0]["early"] is True, session["heard"]
 
         cease = results["+14155550122"]
         assert cease.outcome == "cease"

@@ -148,6 +148,51 @@ def test_speculative_pause_and_resume_sequence() -> None:
     assert isinstance(last_spec, SpeculativePause) and utt.audio.startswith(last_spec.audio)
 
 
+def test_speculative_pause_says_where_the_speech_ended() -> None:
+    events = run(S * 20 + Q * 10)
+    spec = events[1]
+    assert isinstance(spec, SpeculativePause) and (spec.at_ms, spec.speech_end_ms) == (600, 400)
+
+
+def test_end_utterance_ends_it_without_an_event_and_counts_onsets() -> None:
+    ep = Endpointer(EndpointConfig(), fake_gate)
+    seen: list[tuple[str, int]] = []
+    pattern = S * 20 + Q * 10
+    for i, kind in enumerate(pattern):
+        seen += [(type(e).__name__, ep.utterance) for e in ep.feed(frame(i, kind))]
+    assert seen == [("SpeechStarted", 1), ("SpeculativePause", 1)]
+    ep.end_utterance(2)  # not the utterance in progress: nothing happens
+    assert ep.state == "pausing"
+    ep.end_utterance(1)  # the speculative result was taken as the answer
+    after: list[Event] = []
+    for i, kind in enumerate(Q * 30 + S * 20 + Q * 25, start=len(pattern)):
+        after.extend(ep.feed(frame(i, kind)))
+    # the pause that would have ended utterance 1 gives nothing; speech after it is utterance 2
+    assert kinds(after) == ["SpeechStarted", "SpeculativePause", "UtteranceEnded"]
+    assert ep.utterance == 2
+    utt = ended(after)[0]
+    assert frame_index(utt.audio[:FRAME_BYTES]) >= len(pattern)  # none of utterance 1's audio
+    ep.end_utterance(2)  # listening already: nothing to end
+    ep.reset()
+    assert ep.utterance == 2  # a new turn keeps counting
+
+
+def test_hold_lengthens_the_silence_that_ends_this_utterance_only() -> None:
+    ep = Endpointer(EndpointConfig(), fake_gate)
+    events: list[Event] = []
+    for i, kind in enumerate(S * 20 + Q * 10):
+        events.extend(ep.feed(frame(i, kind)))
+    ep.hold(300, 1)  # shorter than end_silence_ms: no change
+    ep.hold(1200, 2)  # another utterance: no change
+    ep.hold(1000, 1)
+    later = [e for i, kind in enumerate(Q * 35 + S * 20 + Q * 25, start=30) for e in ep.feed(frame(i, kind))]
+    # the 900 ms pause did not end it; the speech after it belongs to the same answer, and the pause
+    # after that ends it after the usual 500 ms
+    assert kinds(later) == ["SpeechResumed", "SpeculativePause", "UtteranceEnded"]
+    utt = ended(later)[0]
+    assert utt.start_ms == 0 and utt.at_ms == 85 * 20 + 500
+
+
 def test_no_speculative_pause_for_a_burst_too_short_to_keep() -> None:
     assert kinds(run(S * 5 + Q * 25)) == ["SpeechStarted", "Discarded"]
     assert kinds(run(S * 20 + Q * 25, EndpointConfig(speculative_silence_ms=0))) == [

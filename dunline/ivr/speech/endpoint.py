@@ -14,6 +14,14 @@ Rules
   far is at least `min_speech_ms` (so a speculative pause is always followed by `SpeechResumed` or by an
   accepted `UtteranceEnded`). `0`, or a value >= `end_silence_ms`, disables it.
 - `SpeechResumed` when speech returns after a `SpeculativePause` (discard the speculative result).
+- `end_utterance(n)` ends utterance `n` now, with no event (the caller took a speculative result as the
+  answer: an early commit); the endpointer listens again, so speech that follows is a new utterance.
+  `hold(ms, n)` lets utterance `n` end only after max(`end_silence_ms`, `ms`) of silence (the caller
+  is deciding on its speculative transcript, or it trails off: "I can pay, um"); `hold(0, n)` lets
+  the usual silence end it again (at the next frame if that much has passed). A hold lasts the pause
+  it was set in. Both do nothing unless utterance `n` is the one in progress.
+  `utterance` counts onsets: the events of one utterance share it, so a caller can drop events of an
+  utterance it already ended that were queued before it did.
 - Silence reaching `end_silence_ms` ends the utterance: `UtteranceEnded(reason="silence")`, or, if
   `speech_ms < min_speech_ms`, a `Discarded` event (a cough or click; the caller may resume a prompt it
   stopped on `SpeechStarted`). `max_utterance_ms` after the speech start it is cut:
@@ -87,6 +95,7 @@ class SpeculativePause:
     at_ms: int
     audio: bytes  # utterance audio so far, from audio_start_ms to at_ms
     audio_start_ms: int
+    speech_end_ms: int = 0  # the end of the last speech frame before this pause
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,7 @@ class Endpointer:
         self._max = frames_for(config.max_utterance_ms)
         self._no_input = frames_for(config.no_input_ms)
         self._pre = frames_for(config.pre_roll_ms)
+        self.utterance = 0  # onsets since construction (reset() keeps it): the events of one share it
         self.reset()
 
     def reset(self) -> None:
@@ -179,6 +189,7 @@ class Endpointer:
         self._last_speech = 0  # frame index after the last confirmed speech frame
         self._silence = 0
         self._spec_sent = False
+        self._end_now = self._end  # silence frames that end this utterance (hold() lengthens it)
 
     @property
     def state(self) -> State:
@@ -216,6 +227,7 @@ class Endpointer:
             self._audio = buffered[keep_from:]
             self._audio_start = self._start - (onset_at - keep_from)
             self._in_utt = True
+            self.utterance += 1
             self._last_speech = self._n
             self._silence = 0
             self._spec_sent = False
@@ -233,10 +245,11 @@ class Endpointer:
             self._last_speech = self._n
             self._silence = 0
             self._spec_sent = False
+            self._end_now = self._end  # a hold lasts one pause
         else:
             self._silence += 1
         speech_frames = self._last_speech - self._start
-        if self._silence >= self._end:
+        if self._silence >= self._end_now:
             self._finish(events, "silence", speech_frames)
         elif self._n - self._start >= self._max:
             self._finish(events, "max_length", speech_frames)
@@ -249,9 +262,21 @@ class Endpointer:
                     at_ms=self.now_ms,
                     audio=b"".join(self._audio),
                     audio_start_ms=self._audio_start * FRAME_MS,
+                    speech_end_ms=self._last_speech * FRAME_MS,
                 )
             )
         return events
+
+    def end_utterance(self, utterance: int) -> None:
+        """End utterance `utterance` now, without an event (its speculative result was taken)."""
+        if self._in_utt and utterance == self.utterance:
+            self._accepted = True
+            self._listen_reset()
+
+    def hold(self, silence_ms: int, utterance: int) -> None:
+        """Let utterance `utterance` end only after max(end_silence_ms, `silence_ms`) of silence."""
+        if self._in_utt and utterance == self.utterance:
+            self._end_now = max(self._end, frames_for(silence_ms))
 
     def _finish(
         self, events: list[Event], reason: Literal["silence", "max_length"], speech_frames: int

@@ -56,6 +56,7 @@ class Lexicon:
     sounds_like: dict[str, frozenset[str]] = field(default_factory=dict)
     confirms: tuple[tuple[str, ...], ...] = ()  # affirm phrases that confirm a read-back
     repair: tuple[tuple[str, ...], ...] = ()  # an answer ending in one asks for the question again
+    continuations: tuple[str, ...] = ()  # words an answer does not end on ("and", "because", "然后")
 
     def join(self, toks: tuple[str, ...] | list[str]) -> str:
         return "".join(toks) if self.lang == "zh" else " ".join(toks)
@@ -65,6 +66,12 @@ def _phrase(p: object, lang: Lang) -> tuple[str, ...]:
     if not isinstance(p, str):  # YAML 1.1 reads a bare no/yes/on as a boolean: quote it
         raise LexiconError(f"intents.{lang}.yaml: phrase {p!r} is not a string")
     return tuple(p) if lang == "zh" else tuple(p.split())
+
+
+def _word(w: object, lang: Lang, key: str) -> str:
+    if not isinstance(w, str):  # YAML 1.1 reads a bare on/no/yes as a boolean: quote it
+        raise LexiconError(f"intents.{lang}.yaml: {key}: {w!r} is not a string (quote it)")
+    return w
 
 
 @cache
@@ -108,6 +115,7 @@ def load(lang: Lang) -> Lexicon:
         sounds_like={str(k): frozenset(map(str, v)) for k, v in (doc.get("sounds_like") or {}).items()},
         confirms=tuple(_phrase(p, lang) for p in doc.get("confirms", [])),
         repair=tuple(_phrase(p, lang) for p in doc.get("repair", [])),
+        continuations=tuple(_word(w, lang, "continuations") for w in doc.get("continuations", [])),
     )
 
 
