@@ -84,6 +84,8 @@ async def step(
         turns = [t for lst in rt.speech.listeners for t in lst.turn_ms]
         asr = [t["asr_ms"] for lst in rt.speech.listeners for t in lst.turns]
         hits = sum(lst.speculative_hits for lst in rt.speech.listeners)
+        early = sum(lst.early_commits for lst in rt.speech.listeners)
+        resumed = sum(lst.early_resumed for lst in rt.speech.listeners)
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
@@ -99,6 +101,8 @@ async def step(
         },
         "asr_ms": {"p50": round(pct(asr, 0.5)), "p95": round(pct(asr, 0.95))},
         "speculative_hits": hits,
+        "early_commits": early,  # answers taken at their first pause
+        "early_resumed": resumed,  # ... after which the debtor spoke within 1 s (possible cut-offs)
         "outcomes": outcomes,
     }
 

@@ -85,7 +85,6 @@ class IvrSession:
         self.ears = ears
         self.heard: list[dict[str, Any]] = []  # each answer taken: the question, the words, the intent
         self._speculation: asyncio.Future[engine.Speech] | None = None
-        self._guess_end: float | None = None  # perf_counter() at the speech end the speculation ends at
         self._taken_utt = 0  # the last utterance answered at its first pause: its later events are stale
         self._taken_at: float | None = None  # when that was (a cut-off shows as speech soon after)
         self._speech_end: float | None = None  # perf_counter() when the last answer's speech ended
@@ -116,7 +115,8 @@ class IvrSession:
             return False
         return self.flow.node(self.state.node).ask
 
-    async def _speech_event(self, sev: Any, utt: int) -> engine.Event | None:
+    async def _speech_event(self, event: Mapping[str, Any]) -> engine.Event | None:
+        sev, utt = event.get("speech"), int(event.get("utt", 0))
         stale = (SpeculativePause, SpeechResumed, UtteranceEnded, Discarded)
         if utt and utt <= self._taken_utt and isinstance(sev, stale):
             return None  # queued before that utterance was answered at its first pause
@@ -142,8 +142,9 @@ class IvrSession:
             if listener.early_commit:
                 # the pause may not end the answer before that decode is judged (see _early)
                 listener.endpointer.hold(listener.hold_silence_ms, utt)
-                event = {"type": GUESS_EVENT, "channel": {"id": self.channel_id}, "utt": utt, "guess": ahead}
-                ahead.add_done_callback(lambda _: self.feed(event))
+                ready = {"type": GUESS_EVENT, "channel": {"id": self.channel_id}, "utt": utt, "guess": ahead,
+                         "speech_end": event.get("speech_end")}  # fmt: skip
+                ahead.add_done_callback(lambda _: self.feed(ready))
             return None
         if isinstance(sev, UtteranceEnded) and self.ears is not None and self._listening():
             guess, self._speculation = self._speculation, None
@@ -164,8 +165,7 @@ class IvrSession:
         """The decode started at the first pause is ready: take it now if the answer is finished, wait
         `hold_silence_ms` if it is mid-sentence, else let the usual silence end it."""
         guess = self._speculation
-        stale = guess is None or id(event.get("guess")) != id(guess) or guess.cancelled()
-        if stale or guess is None or self.ears is None:
+        if guess is None or id(event.get("guess")) != id(guess) or guess.cancelled() or self.ears is None:
             return None  # dropped meanwhile (the caller went on talking), or the call moved on
         listener, utt = self.ears.listener, int(event.get("utt", 0))
         wait: str | None = "failed"
@@ -211,21 +211,16 @@ class IvrSession:
 
     async def handle(self, event: Mapping[str, Any]) -> None:
         if event.get("type") == SPEECH_EVENT:
-            sev = event.get("speech")
-            if isinstance(sev, SpeculativePause):
-                self._guess_end = event.get("speech_end")
-            ev = await self._speech_event(sev, int(event.get("utt", 0)))
-            if isinstance(ev, engine.Speech) and isinstance(event.get("speech_end"), float):
-                self._speech_end = event["speech_end"]
+            ev = await self._speech_event(event)
         elif event.get("type") == GUESS_EVENT:
             ev = self._early(event)
-            if ev is not None:
-                self._speech_end = self._guess_end
         elif event.get("type") == "PlaybackStarted":
             self._turn_done(event)
             return
         else:
             ev = self.translate(event)
+        if isinstance(ev, engine.Speech) and isinstance(event.get("speech_end"), float):
+            self._speech_end = event["speech_end"]  # the answer's speech ended then: its turn starts
         if ev is None:
             return
         self.state, commands = engine.step(self.flow, self.state, ev, self.opts)
